@@ -1,0 +1,133 @@
+"""Certificate facts: the pure step that turns the DER chain a TLS probe returned
+into typed, comparable facts (sslyze's "assemble a typed result" step).
+
+Nothing here raises on a malformed certificate: an unreadable field becomes
+None or an empty tuple, and ``problems`` says what could not be read, so the
+name check sees "no usable names" rather than crashing the cycle.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What one presented certificate says.
+
+    Attributes:
+        subject, issuer: RFC 4514 strings; "" when unreadable.
+        common_names: the subject's CN values (usually one).
+        has_san: True when a subjectAltName extension is present, even an
+            unreadable one (then ``dns_names`` is empty and nothing matches).
+        dns_names, ip_addresses: SAN entries, in certificate order.
+        serial: upper-case hex.
+        fingerprint_sha256: lower-case hex of the DER.
+        thumbprint: SHA-1 of the DER, upper-case hex: what Exchange's
+            -Thumbprint parameters take.
+        problems: fields that could not be parsed.
+    """
+
+    der: bytes
+    subject: str
+    issuer: str
+    common_names: tuple[str, ...]
+    has_san: bool
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+    serial: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    fingerprint_sha256: str
+    thumbprint: str
+    self_issued: bool
+    problems: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names a client compares with the host: SANs when present, else the CN."""
+        if self.has_san:
+            return self.dns_names + self.ip_addresses
+        return self.common_names
+
+
+def _safe_rfc4514(name_getter: object) -> str:
+    try:
+        return str(name_getter.rfc4514_string())  # type: ignore[attr-defined]
+    except Exception:
+        return ""
+
+
+def _common_names(cert: x509.Certificate, problems: list[str]) -> tuple[str, ...]:
+    try:
+        attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except Exception:
+        problems.append("subject unreadable")
+        return ()
+    return tuple(str(a.value) for a in attrs)
+
+
+def _san(
+    cert: x509.Certificate, problems: list[str]
+) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return False, (), ()
+    except Exception:
+        problems.append("subjectAltName unreadable")
+        return True, (), ()
+    dns = tuple(ext.value.get_values_for_type(x509.DNSName))
+    ips = tuple(str(a) for a in ext.value.get_values_for_type(x509.IPAddress))
+    return True, dns, ips
+
+
+def parse_certificate(der: bytes) -> CertificateFacts | None:
+    """Facts of one DER certificate, or None when it is not a certificate at all."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        not_before = cert.not_valid_before_utc
+        not_after = cert.not_valid_after_utc
+    except Exception:
+        return None
+    return facts_of(cert, der, not_before, not_after)
+
+
+def facts_of(
+    cert: x509.Certificate, der: bytes, not_before: dt.datetime, not_after: dt.datetime
+) -> CertificateFacts:
+    problems: list[str] = []
+    has_san, dns_names, ip_addresses = _san(cert, problems)
+    subject = _safe_rfc4514(cert.subject)
+    issuer = _safe_rfc4514(cert.issuer)
+    return CertificateFacts(
+        der=der,
+        subject=subject,
+        issuer=issuer,
+        common_names=_common_names(cert, problems),
+        has_san=has_san,
+        dns_names=dns_names,
+        ip_addresses=ip_addresses,
+        serial=format(cert.serial_number, "X"),
+        not_before=not_before,
+        not_after=not_after,
+        fingerprint_sha256=hashlib.sha256(der).hexdigest(),
+        thumbprint=hashlib.sha1(der, usedforsecurity=False).hexdigest().upper(),
+        self_issued=subject == issuer and subject != "",
+        problems=tuple(problems),
+    )
+
+
+def parse_chain(ders: tuple[bytes, ...]) -> tuple[CertificateFacts, ...]:
+    """Facts for each certificate the server presented, leaf first; garbage is dropped."""
+    out = []
+    for der in ders:
+        facts = parse_certificate(der)
+        if facts is not None:
+            out.append(facts)
+    return tuple(out)

@@ -1,0 +1,96 @@
+"""Command line: ``exchange-cert-exporter <command>``. Parses flags, loads config, runs
+the pipeline and hands the snapshot to a renderer. Every error a user can cause
+ends here as one line on stderr and an exit code, never a traceback.
+
+Flags use the dotted names of the Prometheus exporters (``--config.file``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from exporter import __version__
+from exporter.config import ConfigError, load_config
+from exporter.evaluate.outcome import Status
+from exporter.pipeline import run_cycle
+from exporter.render.json import snapshot_json
+from exporter.render.powershell import render_powershell
+from exporter.render.table import render_table
+
+PROG = "exchange-cert-exporter"
+EXIT_USAGE = 2
+
+# report: 0 all ok, 1 warnings only, 2 anything critical (or unknown).
+REPORT_EXIT = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.UNKNOWN: 2}
+
+
+class UsageError(Exception):
+    """A bad flag or argument: one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Finds the Exchange internal URLs that make Outlook warn about the "
+        "certificate (KB 940726) and says how to fix each one.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    report = commands.add_parser(
+        "report", help="probe every endpoint once and print the verdicts and fixes"
+    )
+    report.add_argument(
+        "--config.file",
+        dest="config_file",
+        required=True,
+        metavar="FILE",
+        help="YAML configuration (see config.example.yaml)",
+    )
+    report.add_argument(
+        "--format",
+        choices=("table", "json", "powershell"),
+        default="table",
+        help="table (default), json (the documented contract) or powershell",
+    )
+    return parser
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    config = load_config(args.config_file)
+    snapshot = run_cycle(config)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(snapshot_json(snapshot), indent=2) + "\n")
+    elif args.format == "powershell":
+        sys.stdout.write(render_powershell(snapshot))
+    else:
+        sys.stdout.write(render_table(snapshot, colour=sys.stdout.isatty()))
+    return REPORT_EXIT[snapshot.status]
+
+
+COMMANDS = {"report": cmd_report}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc} (see {PROG} --help)", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        for line in exc.lines():
+            print(f"{PROG}: config error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,205 @@
+"""The configuration schema: typed sections built from YAML by the strict Reader.
+
+This is the first stage of the pipeline: everything after it reads a :class:`Config`.
+Every key documented in README.md ("Configuration reference") is parsed here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from exporter.config.yamlsource import Reader
+from exporter.model import Component, ExchangeVersion, parse_url
+from exporter.truststore import TrustStore, load_trust_store
+
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """A static inventory entry (``servers:``)."""
+
+    name: str
+    fqdn: str
+    addresses: tuple[str, ...]
+    version: ExchangeVersion | None
+    site: str | None
+    urls: dict[Component, str]
+    external_urls: dict[Component, str]
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    ca_files: tuple[str, ...] = ()
+    system: bool = True
+    store: TrustStore = field(default_factory=lambda: TrustStore((), ()))
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    """``nameservers`` empty means the system resolver."""
+
+    nameservers: tuple[tuple[str, int], ...] = ()
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    interval: float = 300.0
+    timeout: float = 10.0
+    concurrency: int = 16
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    expiry_warning: float = 30 * DAY
+    expiry_critical: float = 7 * DAY
+
+
+@dataclass(frozen=True)
+class Config:
+    servers: tuple[ServerConfig, ...] = ()
+    trust: TrustConfig = field(default_factory=TrustConfig)
+    dns: DnsConfig = field(default_factory=DnsConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    filename: str = "<defaults>"
+
+
+def parse_config(root: Reader) -> Config:
+    """Read every section; problems accumulate in ``root.problems``."""
+    config = Config(
+        servers=tuple(_servers(root)),
+        trust=_trust(root.section("trust")),
+        dns=_dns(root.section("dns")),
+        probe=_probe(root.section("probe")),
+        thresholds=_thresholds(root.section("thresholds")),
+    )
+    root.finish(("servers", "trust", "dns", "probe", "thresholds"))
+    if not config.servers:
+        root.problem("servers", "no Exchange servers configured: list them under servers:")
+    return config
+
+
+def _servers(root: Reader) -> list[ServerConfig]:
+    out: list[ServerConfig] = []
+    seen: set[str] = set()
+    for entry in root.section_list("servers"):
+        name = entry.text("name", required=True)
+        fqdn = entry.text("fqdn", required=True).rstrip(".").lower()
+        if name.lower() in seen:
+            entry.problem("name", f"server {name!r} is listed twice")
+        seen.add(name.lower())
+        addresses = []
+        for index, text in enumerate(entry.str_list("addresses")):
+            try:
+                addresses.append(str(ipaddress.ip_address(text)))
+            except ValueError:
+                entry.problem(f"addresses[{index}]", f"{text!r} is not an IP address")
+        version = entry.get("version", _version, None)
+        site = entry.opt_text("site")
+        urls = _url_map(entry.section("urls"))
+        external = _url_map(entry.section("external_urls"))
+        if not urls and not entry.has("urls"):
+            entry.problem("urls", "is required: the internal URLs to check, by component")
+        entry.finish(("name", "fqdn", "addresses", "version", "site", "urls", "external_urls"))
+        out.append(ServerConfig(name, fqdn, tuple(addresses), version, site, urls, external))
+    return out
+
+
+def _version(value: object) -> ExchangeVersion:
+    text = str(value).strip()
+    for version in ExchangeVersion:
+        if version.value.lower() == text.lower():
+            return version
+    choices = ", ".join(v.value for v in ExchangeVersion)
+    raise ValueError(f"{text!r} is not an Exchange version (one of: {choices})")
+
+
+def _url_map(section: Reader) -> dict[Component, str]:
+    urls: dict[Component, str] = {}
+    names = tuple(c.value for c in Component)
+    for key in list(section.data):
+        if key not in names:
+            continue
+        url = section.text(key)
+        try:
+            parse_url(url)
+        except ValueError as exc:
+            section.problem(key, f"{url!r} is not a usable URL: {exc}")
+            continue
+        urls[Component(key)] = url
+    section.finish(names)
+    return urls
+
+
+def _trust(section: Reader) -> TrustConfig:
+    ca_files = section.str_list("ca_files")
+    system = section.flag("system", True)
+    section.finish(("ca_files", "system"))
+    store = TrustStore((), ())
+    try:
+        store = load_trust_store(ca_files, system)
+    except ValueError as exc:
+        section.problem("ca_files", str(exc))
+    if not store.anchors and not section.problems:
+        section.problem("", "no trust anchors: give trust.ca_files or set trust.system: true")
+    return TrustConfig(tuple(ca_files), system, store)
+
+
+def _dns(section: Reader) -> DnsConfig:
+    servers = []
+    for index, text in enumerate(section.str_list("nameservers")):
+        try:
+            servers.append(parse_host_port(text, 53))
+        except ValueError as exc:
+            section.problem(f"nameservers[{index}]", str(exc))
+    timeout = section.duration("timeout", 2.0)
+    section.finish(("nameservers", "timeout"))
+    return DnsConfig(tuple(servers), timeout)
+
+
+def parse_host_port(text: str, default_port: int) -> tuple[str, int]:
+    """``10.0.0.1``, ``10.0.0.1:5353``, ``[::1]:53`` -> (address, port); DNS servers are IPs."""
+    host, port = text.strip(), default_port
+    if host.startswith("["):
+        inside, _, rest = host[1:].partition("]")
+        host = inside
+        if rest.startswith(":"):
+            port = _port(rest[1:], text)
+    elif host.count(":") == 1:
+        host, _, port_text = host.partition(":")
+        port = _port(port_text, text)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address (with an optional :port)") from None
+    return host, port
+
+
+def _port(text: str, whole: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{whole!r} has a bad port")
+    return int(text)
+
+
+def _probe(section: Reader) -> ProbeConfig:
+    interval = section.duration("interval", 300.0)
+    timeout = section.duration("timeout", 10.0)
+    concurrency = section.integer("concurrency", 16, minimum=1)
+    section.finish(("interval", "timeout", "concurrency"))
+    if timeout <= 0:
+        section.problem("timeout", "must be more than 0s")
+    elif timeout >= interval:
+        section.problem("timeout", "must be shorter than probe.interval")
+    return ProbeConfig(interval, timeout, concurrency)
+
+
+def _thresholds(section: Reader) -> Thresholds:
+    warning = section.duration("expiry_warning", 30 * DAY)
+    critical = section.duration("expiry_critical", 7 * DAY)
+    section.finish(("expiry_warning", "expiry_critical"))
+    if critical > warning:
+        section.problem("expiry_critical", "must not be longer than thresholds.expiry_warning")
+    return Thresholds(warning, critical)

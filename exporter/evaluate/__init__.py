@@ -1,0 +1,1 @@
+"""Evaluation: pure functions from probe facts to Outlook's checks and a verdict."""

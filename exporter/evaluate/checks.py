@@ -1,0 +1,71 @@
+"""The date check, the expiry judgement and the DNS check: small pure functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from exporter.certfacts import CertificateFacts
+from exporter.evaluate.outcome import Outcome, Reason, Status
+from exporter.probe.dns import DnsAnswer, DnsReason
+
+
+def evaluate_date(leaf: CertificateFacts, now: dt.datetime) -> Outcome:
+    """Outlook's "date is valid": now lies within the leaf's validity."""
+    if now < leaf.not_before:
+        return Outcome.failed(
+            Reason.NOT_YET_VALID, f"the certificate is not valid before {iso(leaf.not_before)}"
+        )
+    if now > leaf.not_after:
+        return Outcome.failed(Reason.EXPIRED, f"the certificate expired on {iso(leaf.not_after)}")
+    return Outcome.passed()
+
+
+def evaluate_expiry(
+    leaf_not_after: dt.datetime,
+    chain_not_after: dt.datetime,
+    now: dt.datetime,
+    warning: float,
+    critical: float,
+) -> tuple[Status, Reason | None, str | None]:
+    """Status from the time left on the leaf and on the earliest-expiring chain member."""
+    worst: tuple[Status, Reason | None, str | None] = (Status.OK, None, None)
+    for when, reason, what in (
+        (chain_not_after, Reason.CHAIN_EXPIRES_SOON, "a certificate in the chain"),
+        (leaf_not_after, Reason.EXPIRES_SOON, "the certificate"),
+    ):
+        left = (when - now).total_seconds()
+        if left < 0:
+            continue  # already expired: the date or issuer check reports it
+        days = left / 86400
+        if left <= critical:
+            worst = (Status.CRITICAL, reason, f"{what} expires in {days:.1f} days ({iso(when)})")
+        elif left <= warning and worst[0] is Status.OK:
+            worst = (Status.WARNING, reason, f"{what} expires in {days:.1f} days ({iso(when)})")
+    return worst
+
+
+def evaluate_dns(url_dns: DnsAnswer, server_addresses: tuple[str, ...], server: str) -> Outcome:
+    """True when the URL's host resolves and one address belongs to the server."""
+    if url_dns.reason is DnsReason.NXDOMAIN:
+        return Outcome.failed(Reason.NXDOMAIN, f"{url_dns.name} does not exist in internal DNS")
+    if url_dns.reason is DnsReason.NO_ADDRESS:
+        return Outcome.failed(Reason.NO_ADDRESS, f"{url_dns.name} has no A or AAAA record")
+    if url_dns.reason is DnsReason.TIMEOUT:
+        return Outcome.failed(Reason.DNS_TIMEOUT, f"{url_dns.name}: {url_dns.detail}")
+    if url_dns.reason is DnsReason.ERROR:
+        return Outcome.failed(Reason.DNS_ERROR, f"{url_dns.name}: {url_dns.detail}")
+    if not server_addresses:
+        return Outcome.not_judged(
+            Reason.SERVER_ADDRESS_UNKNOWN, f"the addresses of {server} are unknown"
+        )
+    if set(url_dns.addresses) & set(server_addresses):
+        return Outcome.passed()
+    return Outcome.failed(
+        Reason.POINTS_ELSEWHERE,
+        f"{url_dns.name} resolves to {', '.join(url_dns.addresses)}, "
+        f"not to {server} ({', '.join(server_addresses)})",
+    )
+
+
+def iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

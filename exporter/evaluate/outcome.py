@@ -1,0 +1,99 @@
+"""The vocabulary of verdicts: checks, reasons (stable ids) and outcomes.
+
+Reason values are a public contract: they appear in the report JSON, on the
+page and in Nagios output. Add new ones; never rename.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Check(StrEnum):
+    """The checks reported per endpoint: Outlook's three, plus reachability and DNS."""
+
+    PROBE_OK = "probe_ok"
+    DNS_MATCH = "dns_match"
+    NAME_MATCH = "name_match"
+    ISSUER_TRUSTED = "issuer_trusted"
+    DATE_VALID = "date_valid"
+
+
+class Reason(StrEnum):
+    # probe_ok
+    BAD_URL = "bad_url"
+    PLAIN_HTTP = "plain_http"
+    SERVER_ADDRESS_UNKNOWN = "server_address_unknown"
+    CONNECTION_REFUSED = "connection_refused"
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    CONNECTION_RESET = "connection_reset"
+    NOT_TLS = "not_tls"
+    PROTOCOL_VERSION = "protocol_version"
+    HANDSHAKE_FAILED = "handshake_failed"
+    NO_CERTIFICATE = "no_certificate"
+    INTERNAL_ERROR = "internal_error"
+    # dns_match
+    NXDOMAIN = "nxdomain"
+    NO_ADDRESS = "no_address"
+    DNS_TIMEOUT = "dns_timeout"
+    DNS_ERROR = "dns_error"
+    POINTS_ELSEWHERE = "points_elsewhere"
+    # name_match
+    NAME_MISMATCH = "name_mismatch"
+    # issuer_trusted
+    SELF_SIGNED = "self_signed"
+    UNTRUSTED_ROOT = "untrusted_root"
+    UNKNOWN_ISSUER = "unknown_issuer"
+    INCOMPLETE_CHAIN = "incomplete_chain"
+    INVALID_CHAIN = "invalid_chain"
+    # date_valid
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    # expiry (not one of Outlook's checks, but it decides warning vs ok)
+    EXPIRES_SOON = "expires_soon"
+    CHAIN_EXPIRES_SOON = "chain_expires_soon"
+
+
+class Status(StrEnum):
+    """Nagios-ordered: a higher rank is worse."""
+
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        return {"ok": 0, "warning": 1, "unknown": 2, "critical": 3}[self.value]
+
+    @property
+    def exit_code(self) -> int:
+        return {"ok": 0, "warning": 1, "critical": 2, "unknown": 3}[self.value]
+
+
+def worst(statuses: list[Status]) -> Status:
+    return max(statuses, key=lambda s: s.rank, default=Status.OK)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One check's result. ``ok`` is None when the check could not be judged
+    (no certificate, no DNS answer to compare); then ``reason`` may say why."""
+
+    ok: bool | None
+    reason: Reason | None = None
+    message: str | None = None
+
+    @staticmethod
+    def passed() -> Outcome:
+        return Outcome(True)
+
+    @staticmethod
+    def failed(reason: Reason, message: str) -> Outcome:
+        return Outcome(False, reason, message)
+
+    @staticmethod
+    def not_judged(reason: Reason | None = None, message: str | None = None) -> Outcome:
+        return Outcome(None, reason, message)

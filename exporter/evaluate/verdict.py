@@ -1,0 +1,136 @@
+"""Assemble one endpoint's verdict from its probe result (pure; the clock is a value).
+
+The verdict is the single source of facts for every renderer: status, each
+check's outcome, and the certificate facts. Renderers format it; none re-derive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from exporter.certfacts import CertificateFacts, parse_chain
+from exporter.config import Thresholds
+from exporter.evaluate.checks import evaluate_date, evaluate_dns, evaluate_expiry
+from exporter.evaluate.names import evaluate_name
+from exporter.evaluate.outcome import Check, Outcome, Reason, Status, worst
+from exporter.evaluate.trust import evaluate_issuer
+from exporter.probe.runner import ProbeResult, SkipReason
+from exporter.probe.tls import TlsReason
+from exporter.truststore import TrustStore
+
+_SKIP_MESSAGES = {
+    SkipReason.BAD_URL: (Reason.BAD_URL, "the URL cannot be used: {error}"),
+    SkipReason.PLAIN_HTTP: (
+        Reason.PLAIN_HTTP,
+        "plain http: no certificate is involved, but the traffic is not encrypted",
+    ),
+    SkipReason.SERVER_ADDRESS_UNKNOWN: (
+        Reason.SERVER_ADDRESS_UNKNOWN,
+        "neither the server's address nor the URL's host resolves",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class EndpointVerdict:
+    """The judged endpoint.
+
+    Attributes:
+        checks: one Outcome per Check; ``ok`` None where not judged.
+        chain: the presented certificates, leaf first; empty without a handshake.
+        not_after: the leaf's; None without a certificate.
+        chain_not_after: the earliest not-after in the presented chain.
+        expiry_status, expiry_reason, expiry_message: the expiry judgement.
+        status: the worst of all the above.
+    """
+
+    probe: ProbeResult
+    checks: dict[Check, Outcome]
+    chain: tuple[CertificateFacts, ...]
+    not_after: dt.datetime | None
+    chain_not_after: dt.datetime | None
+    expiry_status: Status
+    expiry_reason: Reason | None
+    expiry_message: str | None
+    status: Status
+    evaluated_at: dt.datetime
+
+    @property
+    def leaf(self) -> CertificateFacts | None:
+        return self.chain[0] if self.chain else None
+
+
+def _probe_outcome(probe: ProbeResult) -> Outcome:
+    if probe.internal_error is not None:
+        return Outcome.failed(Reason.INTERNAL_ERROR, f"the probe failed: {probe.internal_error}")
+    if probe.skipped is not None:
+        reason, text = _SKIP_MESSAGES[probe.skipped]
+        message = text.format(error=probe.endpoint.url_error)
+        if probe.skipped is SkipReason.PLAIN_HTTP:
+            return Outcome.not_judged(reason, message)
+        return Outcome.failed(reason, message)
+    assert probe.tls is not None  # noqa: S101 - not skipped implies a handshake attempt
+    if probe.tls.reason is TlsReason.OK:
+        return Outcome.passed()
+    where = f"{probe.tls.address}:{probe.tls.port}"
+    return Outcome.failed(Reason(probe.tls.reason.value), f"{where}: {probe.tls.detail}")
+
+
+def evaluate_endpoint(
+    probe: ProbeResult, trust: TrustStore, thresholds: Thresholds, now: dt.datetime
+) -> EndpointVerdict:
+    checks: dict[Check, Outcome] = {Check.PROBE_OK: _probe_outcome(probe)}
+    if probe.url_dns is not None:
+        checks[Check.DNS_MATCH] = evaluate_dns(
+            probe.url_dns, probe.server_addresses, probe.endpoint.server.name
+        )
+    else:
+        checks[Check.DNS_MATCH] = Outcome.not_judged()
+    chain = parse_chain(probe.tls.chain) if probe.tls is not None else ()
+    target = probe.endpoint.target
+    expiry: tuple[Status, Reason | None, str | None] = (Status.OK, None, None)
+    not_after = chain_not_after = None
+    if chain and target is not None:
+        leaf = chain[0]
+        checks[Check.NAME_MATCH] = evaluate_name(leaf, target.host)
+        checks[Check.ISSUER_TRUSTED] = evaluate_issuer(chain, trust, now)
+        checks[Check.DATE_VALID] = evaluate_date(leaf, now)
+        not_after = leaf.not_after
+        chain_not_after = min(c.not_after for c in chain)
+        expiry = evaluate_expiry(
+            not_after, chain_not_after, now, thresholds.expiry_warning, thresholds.expiry_critical
+        )
+    else:
+        if probe.tls is not None and probe.tls.reason is TlsReason.OK:
+            # A handshake happened but nothing parsed: the certificate itself is garbage.
+            checks[Check.PROBE_OK] = Outcome.failed(
+                Reason.NO_CERTIFICATE, "the server presented a certificate that cannot be parsed"
+            )
+        for check in (Check.NAME_MATCH, Check.ISSUER_TRUSTED, Check.DATE_VALID):
+            checks[check] = Outcome.not_judged()
+    return EndpointVerdict(
+        probe=probe,
+        checks=checks,
+        chain=chain,
+        not_after=not_after,
+        chain_not_after=chain_not_after,
+        expiry_status=expiry[0],
+        expiry_reason=expiry[1],
+        expiry_message=expiry[2],
+        status=_status(checks, expiry[0]),
+        evaluated_at=now,
+    )
+
+
+def _status(checks: dict[Check, Outcome], expiry: Status) -> Status:
+    statuses = [expiry]
+    probe = checks[Check.PROBE_OK]
+    if probe.reason is Reason.INTERNAL_ERROR:
+        statuses.append(Status.UNKNOWN)
+    elif probe.reason is Reason.PLAIN_HTTP:
+        statuses.append(Status.WARNING)
+    for outcome in checks.values():
+        if outcome.ok is False and outcome.reason is not Reason.INTERNAL_ERROR:
+            statuses.append(Status.CRITICAL)
+    return worst(statuses)

@@ -1,0 +1,91 @@
+"""One refresh cycle: discover -> probe -> evaluate -> remediate, into a Snapshot.
+
+Everything that touches the world comes in through :class:`World`, so tests point
+it at their own loopback DNS and TLS servers and a fixed clock. The Snapshot is
+immutable: the exporter swaps a reference to it, renderers only read it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from exporter.config import Config
+from exporter.discovery import DiscoveryStatus, Inventory
+from exporter.discovery.static import discover_static
+from exporter.evaluate.outcome import Status, worst
+from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint
+from exporter.probe.dns import DnsAnswer, DnsResolver
+from exporter.probe.runner import ProbeSettings, TlsProber, probe_all
+from exporter.probe.tls import make_client_context, probe_tls
+from exporter.remediation import Remediation, build_remediation, suggest_for
+
+
+@dataclass(frozen=True)
+class EndpointReport:
+    """A verdict and its fix: what every renderer formats."""
+
+    verdict: EndpointVerdict
+    remediation: Remediation
+
+    @property
+    def status(self) -> Status:
+        return self.verdict.status
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The result of one refresh cycle.
+
+    Attributes:
+        started_at: wall-clock start (UTC); duration in seconds.
+        status: the worst endpoint status; UNKNOWN when nothing was found to probe.
+    """
+
+    endpoints: tuple[EndpointReport, ...]
+    discovery: tuple[DiscoveryStatus, ...]
+    started_at: dt.datetime
+    duration: float
+    status: Status
+
+
+@dataclass
+class World:
+    """The seams to the outside world, injectable for tests."""
+
+    now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    tls_prober: TlsProber = probe_tls
+    context: ssl.SSLContext = field(default_factory=make_client_context)
+    resolver_factory: Callable[[Config], DnsResolver] = field(
+        default=lambda config: DnsResolver(config.dns.nameservers, config.dns.timeout)
+    )
+
+
+def discover(config: Config, world: World) -> Inventory:
+    return discover_static(config.servers, world.now().timestamp())
+
+
+def run_cycle(
+    config: Config, world: World | None = None, inventory: Inventory | None = None
+) -> Snapshot:
+    world = world or World()
+    started_at = world.now()
+    start = time.monotonic()
+    inventory = inventory or discover(config, world)
+    resolver = world.resolver_factory(config)
+    settings = ProbeSettings(config.probe.timeout, config.probe.concurrency)
+    probes = probe_all(inventory.endpoints, resolver, settings, world.context, world.tls_prober)
+    now = world.now()
+    verdicts = [evaluate_endpoint(p, config.trust.store, config.thresholds, now) for p in probes]
+    reports = tuple(_remediate(v, resolver) for v in verdicts)
+    status = worst([r.status for r in reports]) if reports else Status.UNKNOWN
+    return Snapshot(reports, inventory.statuses, started_at, time.monotonic() - start, status)
+
+
+def _remediate(verdict: EndpointVerdict, resolver: DnsResolver) -> EndpointReport:
+    host = suggest_for(verdict)
+    answer: DnsAnswer | None = resolver.lookup(host) if host else None
+    return EndpointReport(verdict, build_remediation(verdict, answer))

@@ -1,0 +1,171 @@
+"""Runs the DNS and TLS probes for every endpoint, concurrently and in isolation.
+
+This is the one place where an unexpected exception becomes data
+(``ProbeResult.internal_error``), as sslyze's ScanCommandAttempt does: whatever
+one endpoint does, every other endpoint is still probed and judged.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+
+from exporter.model import Endpoint
+from exporter.probe.dns import DnsAnswer, DnsResolver
+from exporter.probe.tls import TlsResult, probe_tls
+
+
+class SkipReason(StrEnum):
+    """Why no handshake was attempted."""
+
+    BAD_URL = "bad_url"
+    PLAIN_HTTP = "plain_http"
+    SERVER_ADDRESS_UNKNOWN = "server_address_unknown"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Everything the I/O stage learned about one endpoint.
+
+    Attributes:
+        url_dns: the URL host's answer from the internal DNS; None when the URL
+            could not be parsed.
+        server_addresses: the addresses that count as "the server": static
+            ``addresses`` or what its fqdn resolves to; empty when unknown.
+        server_dns: the fqdn lookup, None when addresses were configured.
+        address: where the TLS probe connected, None when it did not.
+        tls: None when skipped (see ``skipped``) or on an internal error.
+        internal_error: a traceback summary when the probe itself failed.
+    """
+
+    endpoint: Endpoint
+    url_dns: DnsAnswer | None
+    server_addresses: tuple[str, ...]
+    server_dns: DnsAnswer | None
+    address: str | None
+    tls: TlsResult | None
+    skipped: SkipReason | None = None
+    internal_error: str | None = None
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    timeout: float
+    concurrency: int
+
+
+TlsProber = Callable[[str, int, "str | None", float, ssl.SSLContext], TlsResult]
+
+
+def choose_address(server_addresses: Sequence[str], url_addresses: Sequence[str]) -> str | None:
+    """The server address a client would reach: one DNS gives for the URL, else the first."""
+    for address in url_addresses:
+        if address in server_addresses:
+            return address
+    return server_addresses[0] if server_addresses else None
+
+
+def probe_endpoint(
+    endpoint: Endpoint,
+    resolver: DnsResolver,
+    settings: ProbeSettings,
+    context: ssl.SSLContext,
+    tls_prober: TlsProber = probe_tls,
+) -> ProbeResult:
+    start = time.monotonic()
+    target = endpoint.target
+    if target is None:
+        return ProbeResult(endpoint, None, (), None, None, None, SkipReason.BAD_URL)
+    url_dns = resolver.lookup(target.host)
+    server = endpoint.server
+    server_dns = None
+    server_addresses = server.addresses
+    if not server_addresses:
+        server_dns = resolver.lookup(server.fqdn)
+        server_addresses = server_dns.addresses
+    address = choose_address(server_addresses, url_dns.addresses)
+    if target.scheme == "http":
+        return ProbeResult(
+            endpoint,
+            url_dns,
+            server_addresses,
+            server_dns,
+            address,
+            None,
+            SkipReason.PLAIN_HTTP,
+            duration=time.monotonic() - start,
+        )
+    if address is None:
+        # No way to tell which machine is "the server": still look at the certificate
+        # wherever the URL points, so a DNS gap never hides a certificate problem.
+        address = url_dns.addresses[0] if url_dns.addresses else None
+    if address is None:
+        return ProbeResult(
+            endpoint,
+            url_dns,
+            server_addresses,
+            server_dns,
+            None,
+            None,
+            SkipReason.SERVER_ADDRESS_UNKNOWN,
+            duration=time.monotonic() - start,
+        )
+    sni = None if target.is_ip else target.host
+    tls = tls_prober(address, target.port, sni, settings.timeout, context)
+    return ProbeResult(
+        endpoint,
+        url_dns,
+        server_addresses,
+        server_dns,
+        address,
+        tls,
+        duration=time.monotonic() - start,
+    )
+
+
+def _guarded(
+    endpoint: Endpoint,
+    resolver: DnsResolver,
+    settings: ProbeSettings,
+    context: ssl.SSLContext,
+    tls_prober: TlsProber,
+) -> ProbeResult:
+    start = time.monotonic()
+    try:
+        return probe_endpoint(endpoint, resolver, settings, context, tls_prober)
+    except Exception as exc:
+        summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return ProbeResult(
+            endpoint,
+            None,
+            (),
+            None,
+            None,
+            None,
+            internal_error=summary,
+            duration=time.monotonic() - start,
+        )
+
+
+def probe_all(
+    endpoints: Sequence[Endpoint],
+    resolver: DnsResolver,
+    settings: ProbeSettings,
+    context: ssl.SSLContext,
+    tls_prober: TlsProber = probe_tls,
+) -> list[ProbeResult]:
+    """Probe every endpoint with at most ``settings.concurrency`` at once; order is kept."""
+    if not endpoints:
+        return []
+    workers = max(1, min(settings.concurrency, len(endpoints)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
+        futures = [
+            pool.submit(_guarded, e, resolver, settings, context, tls_prober) for e in endpoints
+        ]
+        return [f.result() for f in futures]

@@ -1,0 +1,245 @@
+"""Remediation: the pipeline stage after evaluate. From a verdict (and the DNS answer
+for the suggested host) build the exact steps that fix *this* endpoint.
+
+Pure: the only I/O it depends on (resolving the suggested host) is done by the
+pipeline and passed in. Every command comes from kb940726.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from exporter.certfacts import CertificateFacts
+from exporter.evaluate.outcome import Check, Reason
+from exporter.evaluate.verdict import EndpointVerdict
+from exporter.model import Component, Endpoint, ExchangeVersion
+from exporter.probe.dns import DnsAnswer
+from exporter.remediation.kb940726 import (
+    AUTODISCOVER_APP_POOL,
+    ps_quote,
+    recycle_autodiscover_command,
+    set_url_command,
+)
+from exporter.remediation.suggest import suggest_host, suggested_url
+
+__all__ = ["Remediation", "Step", "StepKind", "build_remediation", "suggest_for"]
+
+
+class StepKind(StrEnum):
+    COMMAND = "command"  # an Exchange Management Shell command, complete
+    IIS = "iis"  # recycle the Autodiscover application pool
+    DNS = "dns"  # an internal DNS record
+    ADVICE = "advice"  # an action that needs a human choice (which CA, which file)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One remediation step: ``text`` is complete and runnable for COMMAND, IIS, DNS."""
+
+    kind: StepKind
+    text: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class Remediation:
+    """Attributes:
+    suggested_url: the URL to set, None when the name already matches or no
+        certificate name can be proposed.
+    steps: in the order to carry them out; empty when nothing is wrong.
+    """
+
+    suggested_url: str | None
+    suggested_host: str | None
+    steps: tuple[Step, ...]
+
+    @property
+    def texts(self) -> list[str]:
+        return [step.text for step in self.steps]
+
+
+def suggest_for(verdict: EndpointVerdict) -> str | None:
+    """The host to move the URL to, when the name check failed."""
+    leaf = verdict.leaf
+    if leaf is None or verdict.checks[Check.NAME_MATCH].ok is not False:
+        return None
+    return suggest_host(verdict.probe.endpoint, leaf)
+
+
+def build_remediation(verdict: EndpointVerdict, suggested_dns: DnsAnswer | None) -> Remediation:
+    endpoint = verdict.probe.endpoint
+    steps: list[Step] = []
+    host = suggest_for(verdict)
+    url = suggested_url(endpoint, host) if host else None
+    if verdict.checks[Check.NAME_MATCH].ok is False:
+        steps.extend(_name_steps(verdict, host, url, suggested_dns))
+    dns = verdict.checks[Check.DNS_MATCH]
+    if dns.ok is False and endpoint.target is not None:
+        steps.extend(
+            _dns_steps(
+                endpoint,
+                endpoint.target.host,
+                verdict.probe.server_addresses,
+                dns.reason,
+                dns.message,
+            )
+        )
+    leaf = verdict.leaf
+    issuer = verdict.checks[Check.ISSUER_TRUSTED]
+    if issuer.ok is False and issuer.reason is not None:
+        steps.append(_issuer_step(endpoint, issuer.reason, leaf))
+    if leaf is not None and (
+        verdict.checks[Check.DATE_VALID].ok is False or verdict.expiry_reason is not None
+    ):
+        steps.append(_renew_step(endpoint, leaf, verdict.expiry_reason))
+    return Remediation(url, host, tuple(steps))
+
+
+def _name_steps(
+    verdict: EndpointVerdict, host: str | None, url: str | None, suggested_dns: DnsAnswer | None
+) -> list[Step]:
+    endpoint = verdict.probe.endpoint
+    server = endpoint.server
+    if host is None or url is None:
+        return [
+            Step(
+                StepKind.ADVICE,
+                f"Issue a certificate for {server.name} that names "
+                f"{endpoint.target.host if endpoint.target else endpoint.url}, or move the "
+                f"URL to a name the certificate carries, then run the "
+                f"{endpoint.component.value} command from KB 940726.",
+                "no usable name on the certificate to suggest",
+            )
+        ]
+    if endpoint.component is Component.UM and server.version not in (None, ExchangeVersion.E2007):
+        return [
+            Step(
+                StepKind.ADVICE,
+                "Set-UMVirtualDirectory exists only on Exchange 2007; on this version "
+                "unified messaging uses the EWS URL: fix EWS instead.",
+                "UM web service",
+            )
+        ]
+    value = host if endpoint.component is Component.OUTLOOK_ANYWHERE else url
+    steps = [
+        Step(
+            StepKind.COMMAND,
+            set_url_command(
+                server.name, endpoint.component, server.version, value, endpoint.identity
+            ),
+            f"{server.name} {endpoint.component.value}: point the internal URL at a name "
+            f"the certificate carries ({host})",
+        )
+    ]
+    if endpoint.component is Component.AUTODISCOVER:
+        steps.append(
+            Step(
+                StepKind.IIS,
+                recycle_autodiscover_command(server.fqdn),
+                f"recycle {AUTODISCOVER_APP_POOL} on {server.name} so the new "
+                "Autodiscover URL is served",
+            )
+        )
+    if suggested_dns is not None:
+        answer_addresses = set(suggested_dns.addresses)
+        if not answer_addresses & set(verdict.probe.server_addresses):
+            steps.extend(_dns_steps(endpoint, host, verdict.probe.server_addresses, None, None))
+    return steps
+
+
+def _dns_steps(
+    endpoint: Endpoint,
+    host: str,
+    server_addresses: tuple[str, ...],
+    reason: Reason | None,
+    message: str | None,
+) -> list[Step]:
+    server = endpoint.server
+    if not server_addresses:
+        return [
+            Step(
+                StepKind.ADVICE,
+                f"Make {host} resolve, for internal clients, to {server.name}'s address.",
+                message or f"internal DNS for {host}",
+            )
+        ]
+    if reason is Reason.POINTS_ELSEWHERE:
+        return [
+            Step(
+                StepKind.ADVICE,
+                f"Point the internal record for {host} at {server.name} "
+                f"({', '.join(server_addresses)}); if it rightly points at a load balancer, "
+                f"add that address to {server.name}'s addresses in the exporter config.",
+                message or "",
+            )
+        ]
+    zone = host.split(".", 1)[1] if "." in host else host
+    label = host.split(".", 1)[0]
+    address = server_addresses[0]
+    record = "AAAA" if ":" in address else "A"
+    family = "IPv6Address" if record == "AAAA" else "IPv4Address"
+    return [
+        Step(
+            StepKind.DNS,
+            f"Add-DnsServerResourceRecord{record} -ZoneName {ps_quote(zone)} "
+            f"-Name {ps_quote(label)} -{family} {address}",
+            f"internal DNS: {host} must resolve to {server.name} ({address}); "
+            "run on a DNS server of the domain and adjust -ZoneName if the zone differs",
+        )
+    ]
+
+
+def _issuer_step(endpoint: Endpoint, reason: Reason, leaf: CertificateFacts | None) -> Step:
+    server = endpoint.server.name
+    thumb = leaf.thumbprint if leaf else "<thumbprint>"
+    if reason is Reason.SELF_SIGNED:
+        text = (
+            f"Replace the self-signed certificate on {server}: request one from your "
+            f"enterprise or a public CA for the names clients use, import it with "
+            f"Import-ExchangeCertificate -Server {server}, then "
+            f"Enable-ExchangeCertificate -Server {server} -Thumbprint <new thumbprint> "
+            f"-Services IIS"
+        )
+    elif reason is Reason.INCOMPLETE_CHAIN:
+        text = (
+            f"Install the issuing intermediate CA certificate on {server} "
+            f"(Import-Certificate -FilePath <intermediate.cer> "
+            f"-CertStoreLocation Cert:\\LocalMachine\\CA) and restart IIS (iisreset) "
+            f"so the server sends the whole chain"
+        )
+    elif reason in (Reason.UNTRUSTED_ROOT, Reason.UNKNOWN_ISSUER):
+        text = (
+            "Distribute the issuing root CA to domain-joined clients through Group Policy: "
+            "certutil -dspublish -f <root-ca.cer> RootCA (or Computer Configuration > "
+            "Windows Settings > Security Settings > Public Key Policies > Trusted Root "
+            "Certification Authorities)"
+        )
+    else:
+        text = (
+            f"Check the chain of certificate {thumb} on {server} with "
+            f"certutil -verify -urlfetch and replace what is invalid"
+        )
+    return Step(StepKind.ADVICE, text, f"{server}: the issuer is not trusted ({reason.value})")
+
+
+def _renew_step(endpoint: Endpoint, leaf: CertificateFacts, reason: Reason | None) -> Step:
+    server = endpoint.server.name
+    if reason is Reason.CHAIN_EXPIRES_SOON:
+        return Step(
+            StepKind.ADVICE,
+            f"An intermediate or root certificate in the chain {server} sends expires "
+            f"soon: install its renewed CA certificate on {server} "
+            f"(Cert:\\LocalMachine\\CA) or re-issue certificate {leaf.thumbprint} "
+            f"from a current CA",
+            f"{server}: chain certificate expiring",
+        )
+    return Step(
+        StepKind.ADVICE,
+        f"Renew certificate {leaf.thumbprint} on {server} "
+        f"(Get-ExchangeCertificate -Server {server} -Thumbprint {leaf.thumbprint} | "
+        f"New-ExchangeCertificate -GenerateRequest for a CA certificate), then "
+        f"Enable-ExchangeCertificate -Server {server} -Thumbprint <new thumbprint> "
+        f"-Services IIS",
+        f"{server}: certificate valid until {leaf.not_after:%Y-%m-%d}",
+    )

@@ -1,0 +1,1 @@
+"""Renderers: format a Snapshot. They never re-derive a fact the verdict holds."""

@@ -1,0 +1,115 @@
+"""The report JSON (``report --format json`` and ``/api/v1/status``): a public
+contract documented in README.md. Add fields; never rename or remove one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from exporter.evaluate.checks import iso
+from exporter.evaluate.outcome import Check, Outcome
+from exporter.pipeline import EndpointReport, Snapshot
+
+SCHEMA_VERSION = 1
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return iso(when) if when is not None else None
+
+
+def _reason(outcome: Outcome) -> dict[str, str | None] | None:
+    if outcome.reason is None:
+        return None
+    return {"code": outcome.reason.value, "message": outcome.message}
+
+
+def endpoint_json(report: EndpointReport) -> dict[str, Any]:
+    verdict = report.verdict
+    probe = verdict.probe
+    endpoint = probe.endpoint
+    server = endpoint.server
+    target = endpoint.target
+    leaf = verdict.leaf
+    reasons: dict[str, Any] = {c.value: _reason(verdict.checks[c]) for c in Check}
+    reasons["expiry"] = (
+        {"code": verdict.expiry_reason.value, "message": verdict.expiry_message}
+        if verdict.expiry_reason is not None
+        else None
+    )
+    return {
+        "server": server.name,
+        "fqdn": server.fqdn,
+        "component": endpoint.component.value,
+        "url": endpoint.url,
+        "host": target.host if target else None,
+        "port": target.port if target else None,
+        "address": probe.address,
+        "version": server.version.value if server.version else None,
+        "site": server.site,
+        "source": server.source,
+        "external_url": endpoint.external_url,
+        "site_scope": list(endpoint.site_scope),
+        "status": verdict.status.value,
+        "checks": {c.value: verdict.checks[c].ok for c in Check},
+        "reasons": reasons,
+        "dns_addresses": list(probe.url_dns.addresses) if probe.url_dns else [],
+        "server_addresses": list(probe.server_addresses),
+        "not_after": _iso(verdict.not_after),
+        "chain_not_after": _iso(verdict.chain_not_after),
+        "names": list(leaf.names) if leaf else [],
+        "certificate": None
+        if leaf is None
+        else {
+            "subject": leaf.subject,
+            "issuer": leaf.issuer,
+            "serial": leaf.serial,
+            "not_before": _iso(leaf.not_before),
+            "not_after": _iso(leaf.not_after),
+            "fingerprint_sha256": leaf.fingerprint_sha256,
+            "thumbprint": leaf.thumbprint,
+        },
+        "chain": [
+            {"subject": c.subject, "issuer": c.issuer, "not_after": _iso(c.not_after)}
+            for c in verdict.chain
+        ],
+        "tls": None
+        if probe.tls is None
+        else {
+            "protocol": probe.tls.protocol,
+            "cipher": probe.tls.cipher,
+            "sni": probe.tls.sni,
+        },
+        "probe_duration_seconds": round(probe.duration, 6),
+        "suggested_url": report.remediation.suggested_url,
+        "remediation": report.remediation.texts,
+        "remediation_steps": [
+            {"kind": s.kind.value, "text": s.text, "comment": s.comment}
+            for s in report.remediation.steps
+        ],
+    }
+
+
+def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": _iso(snapshot.started_at),
+        "duration_seconds": round(snapshot.duration, 6),
+        "status": snapshot.status.value,
+        "discovery": [
+            {
+                "source": d.source,
+                "success": d.success,
+                "servers": d.servers,
+                "endpoints": d.endpoints,
+                "last_success": (
+                    _iso(dt.datetime.fromtimestamp(d.last_success, dt.UTC))
+                    if d.last_success is not None
+                    else None
+                ),
+                "error": d.error,
+            }
+            for d in snapshot.discovery
+        ],
+        "endpoints": [endpoint_json(r) for r in snapshot.endpoints],
+    }

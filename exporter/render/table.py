@@ -1,0 +1,72 @@
+"""``report --format table``: a terminal table an Exchange admin reads top to bottom.
+
+One row per endpoint with the three Outlook checks, DNS, days left and status;
+each problem's reason and fix follow beneath its row. Colour only on a TTY.
+"""
+
+from __future__ import annotations
+
+from exporter.evaluate.outcome import Check, Status
+from exporter.pipeline import EndpointReport, Snapshot
+
+_COLOURS = {Status.OK: "32", Status.WARNING: "33", Status.CRITICAL: "31", Status.UNKNOWN: "35"}
+_HEADERS = ("SERVER", "COMPONENT", "URL", "NAME", "ISSUER", "DATE", "DNS", "DAYS", "STATUS")
+_MARKS = {True: "ok", False: "FAIL", None: "-"}
+
+
+def _days(report: EndpointReport) -> str:
+    verdict = report.verdict
+    if verdict.not_after is None:
+        return "-"
+    days = (verdict.not_after - verdict.evaluated_at).total_seconds() / 86400
+    return f"{days:.0f}"
+
+
+def _row(report: EndpointReport) -> list[str]:
+    verdict = report.verdict
+    endpoint = verdict.probe.endpoint
+    checks = verdict.checks
+    return [
+        endpoint.server.name,
+        endpoint.component.value,
+        endpoint.url,
+        _MARKS[checks[Check.NAME_MATCH].ok],
+        _MARKS[checks[Check.ISSUER_TRUSTED].ok],
+        _MARKS[checks[Check.DATE_VALID].ok],
+        _MARKS[checks[Check.DNS_MATCH].ok],
+        _days(report),
+        verdict.status.value.upper(),
+    ]
+
+
+def render_table(snapshot: Snapshot, colour: bool = False) -> str:
+    rows = [_row(r) for r in snapshot.endpoints]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(_HEADERS)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(_HEADERS, widths, strict=True)).rstrip()]
+    for report, row in zip(snapshot.endpoints, rows, strict=True):
+        text = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        if colour:
+            text = f"\x1b[{_COLOURS[report.status]}m{text}\x1b[0m"
+        lines.append(text)
+        lines.extend(_details(report))
+    counts = {s: sum(1 for r in snapshot.endpoints if r.status is s) for s in Status}
+    summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+    lines.append("")
+    lines.append(f"{len(snapshot.endpoints)} endpoints: {summary or 'none found'}")
+    return "\n".join(lines) + "\n"
+
+
+def _details(report: EndpointReport) -> list[str]:
+    out = []
+    verdict = report.verdict
+    for check in Check:
+        outcome = verdict.checks[check]
+        if outcome.reason is not None and outcome.message:
+            out.append(f"    {check.value}: {outcome.message}")
+    if verdict.expiry_message:
+        out.append(f"    expiry: {verdict.expiry_message}")
+    for step in report.remediation.steps:
+        out.append(f"    fix ({step.kind.value}): {step.text}")
+    return out

@@ -1,0 +1,71 @@
+"""The trust anchors a domain-joined client has: enterprise CA files plus, by default,
+the system store.
+
+Self-signed certificates become anchors; any other certificate in ``ca_files`` is
+kept as a known intermediate (as Windows keeps its Intermediate Certification
+Authorities store) and may complete a chain, but never anchors one.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+
+
+@dataclass(frozen=True)
+class TrustStore:
+    """Parsed trust material. Attributes:
+    anchors: self-signed CA certificates that end a trusted chain.
+    intermediates: other CA certificates offered to chain building.
+    """
+
+    anchors: tuple[x509.Certificate, ...]
+    intermediates: tuple[x509.Certificate, ...]
+
+
+def _is_self_signed(cert: x509.Certificate) -> bool:
+    if cert.issuer != cert.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (ValueError, TypeError, Exception):
+        return False
+    return True
+
+
+def read_pem_certificates(path: str) -> list[x509.Certificate]:
+    """All certificates in a PEM file; ValueError naming the file when there are none."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise ValueError(f"{path} holds no PEM certificate") from None
+    return certs
+
+
+def system_ca_file() -> str | None:
+    paths = ssl.get_default_verify_paths()
+    for candidate in (paths.cafile, paths.openssl_cafile):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def load_trust_store(ca_files: list[str], system: bool) -> TrustStore:
+    """Build the store; raise ValueError for the first unreadable file (config reports it)."""
+    certs: list[x509.Certificate] = []
+    for path in ca_files:
+        certs.extend(read_pem_certificates(path))
+    if system:
+        bundle = system_ca_file()
+        if bundle is not None:
+            certs.extend(read_pem_certificates(bundle))
+    anchors = tuple(c for c in certs if _is_self_signed(c))
+    intermediates = tuple(c for c in certs if not _is_self_signed(c))
+    return TrustStore(anchors=anchors, intermediates=intermediates)
