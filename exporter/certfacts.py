@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -33,7 +33,7 @@ class CertificateFacts:
         problems: fields that could not be parsed.
     """
 
-    der: bytes
+    der: bytes = field(repr=False)
     subject: str
     issuer: str
     common_names: tuple[str, ...]

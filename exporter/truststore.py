@@ -9,10 +9,12 @@ Authorities store) and may complete a chain, but never anchors one.
 from __future__ import annotations
 
 import ssl
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,10 @@ def read_pem_certificates(path: str) -> list[x509.Certificate]:
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        certs = x509.load_pem_x509_certificates(data)
+        # System bundles hold a few old roots with negative serials; they still anchor.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            certs = x509.load_pem_x509_certificates(data)
     except ValueError:
         raise ValueError(f"{path} holds no PEM certificate") from None
     return certs

@@ -77,7 +77,7 @@ def parse_config(root: Reader) -> Config:
         thresholds=_thresholds(root.section("thresholds")),
     )
     root.finish(("servers", "trust", "dns", "probe", "thresholds"))
-    if not config.servers:
+    if not config.servers and not root.has("servers"):
         root.problem("servers", "no Exchange servers configured: list them under servers:")
     return config
 

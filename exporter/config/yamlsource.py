@@ -105,9 +105,7 @@ def load_yaml(text: str, filename: str) -> MarkedDict:
         data = MarkedDict()
         data.line, data.key_lines = 1, {}
     if not isinstance(data, MarkedDict):
-        problems.append(
-            Problem("", "the file must be a mapping of sections (servers:, trust:, ...)", 1)
-        )
+        problems.append(Problem("", "the file must be a mapping of sections (servers:, ...)", 1))
     if problems:
         raise ConfigError(filename, problems)
     marked: MarkedDict = data
@@ -139,8 +137,15 @@ class Reader:
         return f"{self.path}.{key}" if self.path else key
 
     def line_of(self, key: str) -> int | None:
+        """The line of ``key``, or of item ``i`` for ``key[i]``; else this mapping's line."""
+        base, _, index = key.partition("[")
         lines = getattr(self.data, "key_lines", {})
-        return lines.get(key, self.line)
+        if index:
+            items = getattr(self.data.get(base), "item_lines", [])
+            position = int(index.rstrip("]"))
+            if position < len(items):
+                return int(items[position])
+        return lines.get(base, self.line)
 
     def problem(self, key: str, message: str) -> None:
         path = self.key_path(key) if key else self.path

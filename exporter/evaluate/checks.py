@@ -27,20 +27,27 @@ def evaluate_expiry(
     warning: float,
     critical: float,
 ) -> tuple[Status, Reason | None, str | None]:
-    """Status from the time left on the leaf and on the earliest-expiring chain member."""
+    """Status from the time left on the leaf and, when something in the chain expires
+    earlier than the leaf, on that certificate. The leaf wins a tie in severity."""
+    candidates = [(leaf_not_after, Reason.EXPIRES_SOON, "the certificate")]
+    if chain_not_after < leaf_not_after:
+        candidates.append(
+            (chain_not_after, Reason.CHAIN_EXPIRES_SOON, "a certificate in the chain")
+        )
     worst: tuple[Status, Reason | None, str | None] = (Status.OK, None, None)
-    for when, reason, what in (
-        (chain_not_after, Reason.CHAIN_EXPIRES_SOON, "a certificate in the chain"),
-        (leaf_not_after, Reason.EXPIRES_SOON, "the certificate"),
-    ):
+    for when, reason, what in candidates:
         left = (when - now).total_seconds()
         if left < 0:
             continue  # already expired: the date or issuer check reports it
-        days = left / 86400
-        if left <= critical:
-            worst = (Status.CRITICAL, reason, f"{what} expires in {days:.1f} days ({iso(when)})")
-        elif left <= warning and worst[0] is Status.OK:
-            worst = (Status.WARNING, reason, f"{what} expires in {days:.1f} days ({iso(when)})")
+        status = (
+            Status.CRITICAL
+            if left <= critical
+            else Status.WARNING
+            if left <= warning
+            else Status.OK
+        )
+        if status.rank > worst[0].rank:
+            worst = (status, reason, f"{what} expires in {left / 86400:.1f} days ({iso(when)})")
     return worst
 
 

@@ -1,0 +1,151 @@
+"""Fixtures that start real peers on loopback and stop them after the test."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exporter.config import Config, load_config
+from exporter.pipeline import Snapshot, World, run_cycle
+from tests.peers.dnsmasq import Dnsmasq
+from tests.peers.tls_server import TlsServer
+from tests.pki import CA, Issued
+
+
+@pytest.fixture(scope="session")
+def root_ca() -> CA:
+    return CA("Contoso Root CA")
+
+
+@pytest.fixture(scope="session")
+def issuing_ca(root_ca: CA) -> CA:
+    return CA("Contoso Issuing CA", parent=root_ca)
+
+
+@pytest.fixture
+def root_file(tmp_path: Path, root_ca: CA) -> Path:
+    return root_ca.write(tmp_path / "root.pem")
+
+
+@pytest.fixture
+def make_dns() -> Iterator[Callable[..., Dnsmasq]]:
+    started: list[Dnsmasq] = []
+
+    def make(records: dict[str, list[str]], **kwargs: Any) -> Dnsmasq:
+        server = Dnsmasq(records, **kwargs)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def make_tls(tmp_path: Path) -> Iterator[Callable[..., TlsServer]]:
+    started: list[TlsServer] = []
+    counter = iter(range(10_000))
+
+    def make(
+        address: str,
+        issued: Issued,
+        *,
+        send: list[Any] | None = None,
+        by_sni: dict[str, Issued] | None = None,
+    ) -> TlsServer:
+        n = next(counter)
+        default = issued.write(tmp_path, f"tls{n}", send)
+        sni_files = {
+            name: cert.write(tmp_path, f"tls{n}-{i}")
+            for i, (name, cert) in enumerate((by_sni or {}).items())
+        }
+        server = TlsServer(address, default, sni_files)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
+    def write(data: dict[str, Any]) -> Path:
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    return write
+
+
+class Judged:
+    """An EndpointReport plus the TLS server that produced it (for SNI assertions)."""
+
+    def __init__(self, report: Any, tls_server: TlsServer) -> None:
+        self.report = report
+        self.tls_server = tls_server
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.report, name)
+
+
+def lab_config(
+    servers: list[dict[str, Any]], dns: Dnsmasq, ca_files: list[Path], **extra: Any
+) -> dict[str, Any]:
+    """A config for loopback labs: internal DNS = dnsmasq, trust = the test CA only."""
+    data: dict[str, Any] = {
+        "servers": servers,
+        "trust": {"ca_files": [str(p) for p in ca_files], "system": False},
+        "dns": {"nameservers": [dns.nameserver], "timeout": "2s"},
+        "probe": {"interval": "1m", "timeout": "3s", "concurrency": 8},
+    }
+    data.update(extra)
+    return data
+
+
+def run(config_path: Path, now: dt.datetime | None = None) -> Snapshot:
+    config: Config = load_config(str(config_path))
+    world = World(now=lambda: now) if now else World()
+    return run_cycle(config, world)
+
+
+@pytest.fixture
+def judge(make_dns, make_tls, write_config, root_file) -> Callable[..., Any]:
+    """One endpoint, its own TLS server on 127.0.1.x, dnsmasq as internal DNS: the verdict."""
+
+    def judge(
+        issued: Issued,
+        *,
+        host: str = "mail.contoso.com",
+        records: dict[str, list[str]] | None = None,
+        address: str = "127.0.1.1",
+        component: str = "ews",
+        path: str = "/EWS/Exchange.asmx",
+        send: list[Any] | None = None,
+        by_sni: dict[str, Issued] | None = None,
+        ca_files: list[Path] | None = None,
+        server: dict[str, Any] | None = None,
+        now: dt.datetime | None = None,
+        thresholds: dict[str, str] | None = None,
+    ) -> Any:
+        tls = make_tls(address, issued, send=send, by_sni=by_sni)
+        dns = make_dns(
+            records if records is not None else {host: [address], "exch01.contoso.local": [address]}
+        )
+        entry = {
+            "name": "EXCH01",
+            "fqdn": "exch01.contoso.local",
+            "urls": {component: f"https://{host}:{tls.port}{path}"},
+        }
+        entry.update(server or {})
+        extra = {"thresholds": thresholds} if thresholds else {}
+        config = lab_config([entry], dns, ca_files or [root_file], **extra)
+        (report,) = run(write_config(config), now).endpoints
+        return Judged(report, tls)
+
+    return judge

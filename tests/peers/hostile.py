@@ -1,0 +1,89 @@
+"""Misbehaving peers on loopback: a TCP server that accepts and then does what the
+test says (never speak, send garbage, reset), and a DNS server that never answers.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from collections.abc import Callable
+
+
+class TcpPeer:
+    """Accepts connections on ``address`` and hands each to ``behaviour``."""
+
+    def __init__(self, address: str, behaviour: Callable[[socket.socket], None]) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind((address, 0))
+        self._sock.listen(16)
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._behaviour = behaviour
+        self._stop = threading.Event()
+        self._conns: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self._conns.append(conn)
+            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
+
+    def _run(self, conn: socket.socket) -> None:
+        try:
+            self._behaviour(conn)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        for conn in self._conns:
+            conn.close()
+        self._thread.join(timeout=2)
+
+
+def silent(conn: socket.socket) -> None:
+    conn.recv(4096)
+    threading.Event().wait(30)
+
+
+def garbage(conn: socket.socket) -> None:
+    conn.recv(4096)
+    conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n" + b"\x00" * 64)
+
+
+def reset(conn: socket.socket) -> None:
+    conn.recv(4096)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+def trickle(conn: socket.socket) -> None:
+    """A TLS alert-looking byte stream, one byte a second: never finishes."""
+    conn.recv(4096)
+    for byte in b"\x16\x03\x03\x00\x40" + b"\x02" * 64:
+        conn.sendall(bytes([byte]))
+        threading.Event().wait(1)
+
+
+class SilentUdp:
+    """A DNS server that receives and never answers (a firewalled resolver)."""
+
+    def __init__(self, address: str = "127.0.0.1") -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((address, 0))
+        self.port = self.sock.getsockname()[1]
+        self.address = address
+
+    @property
+    def nameserver(self) -> str:
+        return f"{self.address}:{self.port}"
+
+    def close(self) -> None:
+        self.sock.close()

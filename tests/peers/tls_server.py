@@ -1,0 +1,71 @@
+"""A real TLS server on loopback, started by a test: OpenSSL through Python's ssl.
+
+It binds the address it is given (each fake Exchange server gets its own
+127.0.1.x), picks the certificate by SNI like IIS with SNI bindings, completes
+the handshake, answers one line of HTTP and closes. A bind failure raises.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from pathlib import Path
+
+
+class TlsServer:
+    def __init__(
+        self,
+        address: str,
+        default: tuple[Path, Path],
+        by_sni: dict[str, tuple[Path, Path]] | None = None,
+        port: int = 0,
+    ) -> None:
+        self.address = address
+        self._default = self._context(*default)
+        self._by_sni = {name: self._context(*files) for name, files in (by_sni or {}).items()}
+        self._default.sni_callback = self._pick
+        for context in self._by_sni.values():
+            context.sni_callback = self._pick
+        self.sni_seen: list[str | None] = []
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((address, port))
+        self._sock.listen(64)
+        self.port = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _context(cert: Path, key: Path) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        return context
+
+    def _pick(self, sslobj: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        self.sni_seen.append(name)
+        if name in self._by_sni:
+            sslobj.context = self._by_sni[name]
+
+    def _serve(self) -> None:
+        self._sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            with self._default.wrap_socket(conn, server_side=True) as tls:
+                tls.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+        except (OSError, ssl.SSLError):
+            pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(timeout=2)

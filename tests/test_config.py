@@ -1,0 +1,166 @@
+"""Configuration: strict, every problem at once, one line each with file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exporter.config import ConfigError, load_config, load_config_text
+from exporter.config.durations import format_duration, parse_duration
+from exporter.model import Component, ExchangeVersion
+
+DATA = Path(__file__).parent / "data" / "config"
+ROOT = Path(__file__).parent.parent
+
+EXPECTED = {
+    "invalid-address.yaml": ["4: servers[0].addresses[0]: '10.0.0.300' is not an IP address"],
+    "invalid-bad-duration.yaml": [
+        "6: probe.timeout: '10 seconds' is not a duration such as 800ms, 10s, 5m, 1h30m or 30d"
+    ],
+    "invalid-bad-url.yaml": [
+        "4: servers[0].urls.ews: 'ftp://exch01.contoso.local/EWS' is not a usable URL: "
+        "scheme 'ftp' is not http or https"
+    ],
+    "invalid-ca-file.yaml": [
+        "5: trust.ca_files: cannot read /nonexistent/root.pem: No such file or directory"
+    ],
+    "invalid-concurrency.yaml": ["5: probe.concurrency: must be at least 1, got 0"],
+    "invalid-duplicate-key.yaml": ["6: probe: key appears twice"],
+    "invalid-duplicate-server.yaml": ["5: servers[1].name: server 'exch01' is listed twice"],
+    "invalid-many.yaml": [
+        "4: servers[0].colour: unknown key (expected one of: addresses, external_urls, fqdn, "
+        "name, site, urls, version)",
+        "6: probe.timeout: 'soon' is not a duration such as 800ms, 10s, 5m, 1h30m or 30d",
+        "7: thresholds.expiry_warning: '1x' is not a duration such as 800ms, 10s, 5m, 1h30m or 30d",
+    ],
+    "invalid-missing-fqdn.yaml": ["2: servers[0].fqdn: is required"],
+    "invalid-nameserver.yaml": [
+        "5: dns.nameservers[0]: 'dc01.contoso.local' is not an IP address (with an optional :port)"
+    ],
+    "invalid-no-anchors.yaml": [
+        "5: trust: no trust anchors: give trust.ca_files or set trust.system: true"
+    ],
+    "invalid-no-servers.yaml": [
+        "1: servers: no Exchange servers configured: list them under servers:"
+    ],
+    "invalid-not-a-mapping.yaml": [
+        "1: (top level): the file must be a mapping of sections (servers:, ...)"
+    ],
+    "invalid-number-duration.yaml": [
+        "6: probe.interval: expected a duration such as 800ms, 10s, 5m or 30d, got the number 300"
+    ],
+    "invalid-servers-type.yaml": ["1: servers: expected a list, got a mapping"],
+    "invalid-thresholds.yaml": [
+        "5: thresholds.expiry_critical: must not be longer than thresholds.expiry_warning"
+    ],
+    "invalid-timeout-vs-interval.yaml": ["5: probe.timeout: must be shorter than probe.interval"],
+    "invalid-unknown-component.yaml": [
+        "6: servers[0].urls.ewss: unknown key (expected one of: autodiscover, eas, ecp, ews, "
+        "mapi, oab, outlook_anywhere, owa, um)"
+    ],
+    "invalid-unknown-top.yaml": [
+        "6: probes: unknown key (expected one of: dns, probe, servers, thresholds, trust)"
+    ],
+    "invalid-version.yaml": [
+        "4: servers[0].version: '2003' is not an Exchange version "
+        "(one of: 2007, 2010, 2013, 2016, 2019, SE)"
+    ],
+    "invalid-yaml-syntax.yaml": [
+        "4: (top level): not valid YAML: expected ',' or ']', but got '<stream end>'"
+    ],
+}
+
+
+def test_every_invalid_file_has_an_expectation() -> None:
+    assert sorted(p.name for p in DATA.glob("invalid-*.yaml")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_invalid_config_reports_each_problem_on_one_line(name: str) -> None:
+    path = DATA / name
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    assert caught.value.lines() == [f"{path}:{line}" for line in EXPECTED[name]]
+
+
+def test_example_config_loads_with_every_component_it_shows() -> None:
+    config = load_config(str(ROOT / "config.example.yaml"))
+    (server,) = config.servers
+    assert server.name == "EXCH01"
+    assert server.version is ExchangeVersion.E2016
+    assert server.addresses == ("10.0.0.21",)
+    assert Component.OUTLOOK_ANYWHERE in server.urls
+    assert config.probe.interval == 300
+    assert config.thresholds.expiry_warning == 30 * 86400
+    assert config.trust.store.anchors  # the system store
+
+
+def test_defaults_and_nameserver_ports(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    from tests.pki import CA
+
+    CA().write(ca)
+    config = load_config_text(
+        f"servers: [{{name: A, fqdn: a.contoso.local, urls: {{ews: https://a/EWS}}}}]\n"
+        f"trust: {{ca_files: [{ca}], system: false}}\n"
+        "dns: {nameservers: ['127.0.0.1:5353', '10.0.0.1', '[::1]:53']}\n",
+        "inline.yaml",
+    )
+    assert config.dns.nameservers == (("127.0.0.1", 5353), ("10.0.0.1", 53), ("::1", 53))
+    assert config.probe.timeout == 10
+    assert config.probe.concurrency == 16
+    assert len(config.trust.store.anchors) == 1
+
+
+def test_intermediates_in_ca_files_are_not_anchors(tmp_path: Path) -> None:
+    from tests.pki import CA
+
+    root = CA()
+    inter = CA("Issuing", parent=root)
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(root.pem() + inter.pem())
+    config = load_config_text(
+        f"servers: [{{name: A, fqdn: a.b.c, urls: {{ews: https://a.b.c/EWS}}}}]\n"
+        f"trust: {{ca_files: [{bundle}], system: false}}\n",
+        "inline.yaml",
+    )
+    assert [c.subject for c in config.trust.store.anchors] == [root.cert.subject]
+    assert [c.subject for c in config.trust.store.intermediates] == [inter.cert.subject]
+
+
+def test_unreadable_file_is_one_problem(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(tmp_path / "missing.yaml"))
+    assert caught.value.lines() == [
+        f"{tmp_path / 'missing.yaml'}: (top level): cannot read: No such file or directory"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("800ms", 0.8),
+        ("10s", 10),
+        ("5m", 300),
+        ("1h30m", 5400),
+        ("30d", 2592000),
+        ("2w", 1209600),
+        ("1y", 31536000),
+        ("1.5s", 1.5),
+        ("0s", 0),
+    ],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "10", "s", "10 s", "5m1h", "1h1h", "-5s", "1.s", "10sec"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="duration|largest"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("seconds", [0.8, 10, 300, 5400, 2592000, 90061.5])
+def test_format_duration_round_trips(seconds: float) -> None:
+    assert parse_duration(format_duration(seconds)) == pytest.approx(seconds)

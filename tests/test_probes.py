@@ -1,0 +1,185 @@
+"""Probe failure modes against real misbehaving peers: each ends within its timeout,
+gets the right reason, and leaves every other endpoint's verdict untouched."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from exporter.evaluate.outcome import Check, Reason, Status
+from exporter.probe.dns import DnsReason, DnsResolver
+from exporter.probe.tls import TlsReason, make_client_context, probe_tls
+from tests.conftest import lab_config, run
+from tests.peers import hostile
+from tests.peers.dnsmasq import free_port
+from tests.pki import CA
+
+TIMEOUT = 1.0
+
+
+@pytest.fixture
+def peer():
+    started = []
+
+    def make(behaviour, address="127.0.2.1"):
+        p = hostile.TcpPeer(address, behaviour)
+        started.append(p)
+        return p
+
+    yield make
+    for p in started:
+        p.close()
+
+
+def test_refused() -> None:
+    port = free_port("127.0.2.9")
+    result = probe_tls("127.0.2.9", port, "mail.contoso.com", TIMEOUT, make_client_context())
+    assert result.reason is TlsReason.REFUSED
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected"),
+    [
+        (hostile.silent, TlsReason.TIMEOUT),
+        (hostile.trickle, TlsReason.TIMEOUT),
+        (hostile.garbage, TlsReason.NOT_TLS),
+        (hostile.reset, TlsReason.RESET),
+    ],
+)
+def test_hostile_peer_ends_within_timeout(peer, behaviour, expected) -> None:
+    p = peer(behaviour)
+    start = time.monotonic()
+    result = probe_tls("127.0.2.1", p.port, "mail.contoso.com", TIMEOUT, make_client_context())
+    elapsed = time.monotonic() - start
+    assert result.reason is expected, result
+    assert elapsed < TIMEOUT + 0.5
+    assert result.chain == ()
+
+
+def test_handshake_ok_returns_whole_chain(make_tls, issuing_ca: CA) -> None:
+    tls = make_tls("127.0.2.2", issuing_ca.issue("mail.contoso.com"))
+    result = probe_tls("127.0.2.2", tls.port, "mail.contoso.com", TIMEOUT, make_client_context())
+    assert result.reason is TlsReason.OK
+    assert len(result.chain) == 2
+    assert result.protocol in ("TLSv1.2", "TLSv1.3")
+
+
+def test_one_hanging_endpoint_does_not_affect_the_others(
+    peer, make_tls, make_dns, write_config, root_file, issuing_ca: CA
+) -> None:
+    silent = peer(hostile.silent, "127.0.2.3")
+    good = make_tls("127.0.2.4", issuing_ca.issue("mail.contoso.com"))
+    dns = make_dns(
+        {
+            "mail.contoso.com": ["127.0.2.4"],
+            "hang.contoso.local": ["127.0.2.3"],
+            "exch01.contoso.local": ["127.0.2.4"],
+            "exch02.contoso.local": ["127.0.2.3"],
+        }
+    )
+    servers = [
+        {
+            "name": "EXCH02",
+            "fqdn": "exch02.contoso.local",
+            "urls": {"ews": f"https://hang.contoso.local:{silent.port}/EWS/Exchange.asmx"},
+        },
+        {
+            "name": "EXCH01",
+            "fqdn": "exch01.contoso.local",
+            "urls": {
+                "ews": f"https://mail.contoso.com:{good.port}/EWS/Exchange.asmx",
+                "oab": f"http://mail.contoso.com:{good.port}/OAB",
+            },
+        },
+    ]
+    config = lab_config(servers, dns, [root_file])
+    config["probe"] = {"interval": "1m", "timeout": "1s", "concurrency": 4}
+    start = time.monotonic()
+    snapshot = run(write_config(config))
+    assert time.monotonic() - start < 3
+    hung, ok, plain = snapshot.endpoints
+    assert hung.verdict.checks[Check.PROBE_OK].reason is Reason.TIMEOUT
+    assert hung.status is Status.CRITICAL
+    assert ok.status is Status.OK
+    assert plain.verdict.checks[Check.PROBE_OK].reason is Reason.PLAIN_HTTP
+    assert plain.verdict.checks[Check.PROBE_OK].ok is None
+    assert plain.verdict.checks[Check.DNS_MATCH].ok is True
+    assert plain.status is Status.WARNING
+    assert snapshot.status is Status.CRITICAL
+
+
+def test_dns_timeout_is_bounded() -> None:
+    silent = hostile.SilentUdp()
+    try:
+        resolver = DnsResolver((("127.0.0.1", silent.port),), 0.5)
+        start = time.monotonic()
+        answer = resolver.lookup("mail.contoso.com")
+        assert answer.reason is DnsReason.TIMEOUT
+        assert time.monotonic() - start < 1.5
+    finally:
+        silent.close()
+
+
+def test_dns_answers(make_dns) -> None:
+    dns = make_dns(
+        {"mail.contoso.com": ["127.0.1.1"], "v6.contoso.com": ["::1"]},
+        extra=["--txt-record=text.contoso.com,hello"],
+    )
+    resolver = DnsResolver((("127.0.0.1", dns.port),), 2.0)
+    assert resolver.lookup("mail.contoso.com").addresses == ("127.0.1.1",)
+    assert resolver.lookup("MAIL.contoso.com.").addresses == ("127.0.1.1",)
+    assert resolver.lookup("v6.contoso.com").addresses == ("::1",)
+    assert resolver.lookup("nothere.contoso.com").reason is DnsReason.NXDOMAIN
+    assert resolver.lookup("text.contoso.com").reason is DnsReason.NO_ADDRESS
+    assert resolver.lookup("10.1.2.3").reason is DnsReason.IP_LITERAL
+
+
+def test_dns_refused_is_an_error(make_dns) -> None:
+    dns = make_dns({"mail.contoso.com": ["127.0.1.1"]})
+    resolver = DnsResolver((("127.0.0.1", dns.port),), 2.0)
+    # Outside the --local zones dnsmasq has no upstream and refuses.
+    answer = resolver.lookup("www.fabrikam.test")
+    assert answer.reason is DnsReason.ERROR
+    assert answer.detail
+
+
+def test_server_address_unknown_still_judges_certificate(
+    make_tls, make_dns, write_config, root_file, issuing_ca: CA
+) -> None:
+    tls = make_tls("127.0.2.5", issuing_ca.issue("mail.contoso.com"))
+    dns = make_dns({"mail.contoso.com": ["127.0.2.5"]})
+    config = lab_config(
+        [
+            {
+                "name": "EXCH09",
+                "fqdn": "exch09.contoso.local",
+                "urls": {"ews": f"https://mail.contoso.com:{tls.port}/EWS"},
+            }
+        ],
+        dns,
+        [root_file],
+    )
+    (report,) = run(write_config(config)).endpoints
+    assert report.verdict.checks[Check.DNS_MATCH].ok is None
+    assert report.verdict.checks[Check.DNS_MATCH].reason is Reason.SERVER_ADDRESS_UNKNOWN
+    assert report.verdict.checks[Check.NAME_MATCH].ok is True
+
+
+def test_nothing_resolves_is_a_probe_failure(make_dns, write_config, root_file) -> None:
+    dns = make_dns({})
+    config = lab_config(
+        [
+            {
+                "name": "EXCH09",
+                "fqdn": "exch09.contoso.local",
+                "urls": {"ews": "https://mail.contoso.com/EWS"},
+            }
+        ],
+        dns,
+        [root_file],
+    )
+    (report,) = run(write_config(config)).endpoints
+    assert report.verdict.checks[Check.PROBE_OK].reason is Reason.SERVER_ADDRESS_UNKNOWN
+    assert report.verdict.checks[Check.DNS_MATCH].reason is Reason.NXDOMAIN
+    assert report.status is Status.CRITICAL
