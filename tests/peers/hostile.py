@@ -4,6 +4,7 @@ test says (never speak, send garbage, reset), and a DNS server that never answer
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -35,10 +36,8 @@ class TcpPeer:
             threading.Thread(target=self._run, args=(conn,), daemon=True).start()
 
     def _run(self, conn: socket.socket) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._behaviour(conn)
-        except OSError:
-            pass
 
     def close(self) -> None:
         self._stop.set()
