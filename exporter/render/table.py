@@ -54,7 +54,8 @@ def render_table(snapshot: Snapshot, colour: bool = False) -> str:
     counts = {s: sum(1 for r in snapshot.endpoints if r.status is s) for s in Status}
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     lines.append("")
-    lines.append(f"{len(snapshot.endpoints)} endpoints: {summary or 'none found'}")
+    count = len(snapshot.endpoints)
+    lines.append(f"{count} endpoint{'' if count == 1 else 's'}: {summary or 'none found'}")
     return "\n".join(lines) + "\n"
 
 

@@ -58,6 +58,8 @@ class Dnsmasq:
         ]
         args += [f"--local=/{zone}/" for zone in zones]
         for name, addresses in records.items():
+            if sum(":" not in a for a in addresses) > 1 or sum(":" in a for a in addresses) > 1:
+                raise ValueError(f"dnsmasq --host-record takes one IPv4 and one IPv6: {name}")
             args.append(f"--host-record={name},{','.join(addresses)}")
         args += extra or []
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

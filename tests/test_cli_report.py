@@ -1,0 +1,216 @@
+"""`report` as a user runs it: a subprocess, its whole output and exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import lab_config
+from tests.pki import CA, DAY, NOW
+
+DATA = Path(__file__).parent / "data" / "config"
+
+
+def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def kb_lab(make_tls, make_dns, write_config, root_file, issuing_ca: CA):
+    """EXCH01 shows KB 940726 (internal URLs on its own name, certificate for mail);
+    EXCH02 is healthy."""
+    mail = make_tls("127.0.3.1", issuing_ca.issue("mail.contoso.com", "autodiscover.contoso.com"))
+    good = make_tls("127.0.3.2", issuing_ca.issue("exch02.contoso.local"))
+    dns = make_dns(
+        {
+            "exch01.contoso.local": ["127.0.3.1"],
+            "mail.contoso.com": ["127.0.3.1"],
+            "exch02.contoso.local": ["127.0.3.2"],
+        }
+    )
+    p1, p2 = mail.port, good.port
+    servers = [
+        {
+            "name": "EXCH01",
+            "fqdn": "exch01.contoso.local",
+            "version": "2016",
+            "urls": {
+                "autodiscover": f"https://exch01.contoso.local:{p1}/Autodiscover/Autodiscover.xml",
+                "ews": f"https://exch01.contoso.local:{p1}/EWS/Exchange.asmx",
+                "oab": f"https://exch01.contoso.local:{p1}/OAB",
+            },
+        },
+        {
+            "name": "EXCH02",
+            "fqdn": "exch02.contoso.local",
+            "urls": {"ews": f"https://exch02.contoso.local:{p2}/EWS/Exchange.asmx"},
+        },
+    ]
+    return write_config(lab_config(servers, dns, [root_file])), p1
+
+
+def test_json_report_contract(kb_lab) -> None:
+    path, port = kb_lab
+    result = cli("report", "--config.file", str(path), "--format", "json")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == ""
+    data = json.loads(result.stdout)
+    assert data["status"] == "critical"
+    assert [(e["server"], e["component"], e["status"]) for e in data["endpoints"]] == [
+        ("EXCH01", "autodiscover", "critical"),
+        ("EXCH01", "ews", "critical"),
+        ("EXCH01", "oab", "critical"),
+        ("EXCH02", "ews", "ok"),
+    ]
+    ews = data["endpoints"][1]
+    assert ews["checks"] == {
+        "probe_ok": True,
+        "dns_match": True,
+        "name_match": False,
+        "issuer_trusted": True,
+        "date_valid": True,
+    }
+    assert ews["reasons"]["name_match"]["code"] == "name_mismatch"
+    assert ews["reasons"]["issuer_trusted"] is None
+    assert ews["host"] == "exch01.contoso.local"
+    assert ews["address"] == "127.0.3.1"
+    assert ews["names"] == ["mail.contoso.com", "autodiscover.contoso.com"]
+    assert ews["not_after"].endswith("Z")
+    assert ews["chain_not_after"].endswith("Z")
+    assert ews["suggested_url"] == f"https://mail.contoso.com:{port}/EWS/Exchange.asmx"
+    assert ews["remediation"] == [
+        'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
+        f"-InternalUrl https://mail.contoso.com:{port}/EWS/Exchange.asmx"
+    ]
+    scp = data["endpoints"][0]
+    assert scp["remediation"][0].startswith(
+        "Set-ClientAccessService -Identity EXCH01 -AutodiscoverServiceInternalUri "
+        f"https://mail.contoso.com:{port}/Autodiscover/Autodiscover.xml"
+    )
+    assert "MSExchangeAutodiscoverAppPool" in scp["remediation"][1]
+    assert data["endpoints"][3]["remediation"] == []
+    assert data["discovery"][0]["source"] == "static"
+
+
+def test_table_report(kb_lab) -> None:
+    path, _ = kb_lab
+    result = cli("report", "--config.file", str(path))
+    assert result.returncode == 2
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "SERVER",
+        "COMPONENT",
+        "URL",
+        "NAME",
+        "ISSUER",
+        "DATE",
+        "DNS",
+        "DAYS",
+        "STATUS",
+    ]
+    assert "\x1b[" not in result.stdout  # not a TTY: no colour
+    ews = next(line for line in lines if line.startswith("EXCH01") and " ews " in line)
+    assert ews.split()[3:6] == ["FAIL", "ok", "ok"]
+    assert ews.split()[-1] == "CRITICAL"
+    assert any("fix (command): Set-WebServicesVirtualDirectory" in line for line in lines)
+    assert lines[-1] == "4 endpoints: 1 ok, 3 critical"
+
+
+def test_powershell_report(kb_lab) -> None:
+    path, port = kb_lab
+    result = cli("report", "--config.file", str(path), "--format", "powershell")
+    assert result.returncode == 2
+    code = [line for line in result.stdout.splitlines() if line and not line.startswith("#")]
+    assert code == [
+        f"Set-ClientAccessService -Identity EXCH01 -AutodiscoverServiceInternalUri "
+        f"https://mail.contoso.com:{port}/Autodiscover/Autodiscover.xml",
+        "Invoke-Command -ComputerName exch01.contoso.local -ScriptBlock { Import-Module "
+        "WebAdministration; Restart-WebAppPool -Name MSExchangeAutodiscoverAppPool }",
+        'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
+        f"-InternalUrl https://mail.contoso.com:{port}/EWS/Exchange.asmx",
+        'Set-OABVirtualDirectory -Identity "EXCH01\\OAB (Default Web Site)" '
+        f"-InternalUrl https://mail.contoso.com:{port}/OAB",
+    ]
+    assert "# === EXCH01 / ews:" in result.stdout
+
+
+def test_exit_codes_ok_and_warning(
+    make_tls, make_dns, write_config, root_file, issuing_ca: CA
+) -> None:
+    ok = make_tls("127.0.3.3", issuing_ca.issue("mail.contoso.com"))
+    soon = make_tls("127.0.3.4", issuing_ca.issue("mail.contoso.com", not_after=NOW + 20 * DAY))
+
+    def config(port: int, address: str) -> str:
+        dns = make_dns({"mail.contoso.com": [address]})
+        return str(
+            write_config(
+                lab_config(
+                    [
+                        {
+                            "name": "EXCH01",
+                            "fqdn": "exch01.contoso.local",
+                            "addresses": [address],
+                            "urls": {"ews": f"https://mail.contoso.com:{port}/EWS"},
+                        }
+                    ],
+                    dns,
+                    [root_file],
+                )
+            )
+        )
+
+    result = cli("report", "--config.file", config(ok.port, "127.0.3.3"))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines()[-1] == "1 endpoint: 1 ok"
+    result = cli("report", "--config.file", config(soon.port, "127.0.3.4"))
+    assert result.returncode == 1, result.stdout
+    assert "expiry: the certificate expires in 20.0 days" in result.stdout
+
+
+def test_bad_config_is_one_line_exit_2() -> None:
+    path = DATA / "invalid-bad-duration.yaml"
+    result = cli("report", "--config.file", str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"exchange-cert-exporter: config error: {path}:6: probe.timeout: '10 seconds' is not "
+        "a duration such as 800ms, 10s, 5m, 1h30m or 30d\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "the following arguments are required: COMMAND"),
+        (("report",), "the following arguments are required: --config.file"),
+        # argparse quotes choices differently across Python versions: match the stable part.
+        (
+            ("report", "--config.file", "x", "--format", "xml"),
+            "argument --format: invalid choice: 'xml' (choose from ",
+        ),
+        (("frobnicate",), "argument COMMAND: invalid choice: 'frobnicate' (choose from "),
+    ],
+)
+def test_usage_errors_are_one_line(args, message) -> None:
+    result = cli(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"exchange-cert-exporter: error: {message}")
+    assert result.stderr.endswith(" (see exchange-cert-exporter --help)\n")
+    assert result.stderr.count("\n") == 1
+
+
+def test_version() -> None:
+    result = cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("exchange-cert-exporter 0.")

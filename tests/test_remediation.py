@@ -1,0 +1,289 @@
+"""Remediation: the KB 940726 steps, filled in for the server and component, asserted
+command by command. Remediation is pure, so these tests feed it probe facts
+directly (as a probe would return them) and compare exact text."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from exporter.config import Thresholds
+from exporter.evaluate.verdict import evaluate_endpoint
+from exporter.model import Component, Endpoint, ExchangeVersion, Server
+from exporter.probe.dns import DnsAnswer, DnsReason
+from exporter.probe.runner import ProbeResult
+from exporter.probe.tls import TlsReason, TlsResult
+from exporter.remediation import StepKind, build_remediation, suggest_for
+from exporter.remediation.kb940726 import ps_quote, set_url_command
+from exporter.truststore import TrustStore
+from tests.pki import CA, NOW, Issued
+
+ROOT = CA("Contoso Root CA")
+MAIL = ROOT.issue("mail.contoso.com", "autodiscover.contoso.com")
+STORE = TrustStore((ROOT.cert,), ())
+ADDR = "10.0.0.21"
+
+
+def remediate(
+    component: Component,
+    url: str,
+    *,
+    cert: Issued = MAIL,
+    version: ExchangeVersion | None = ExchangeVersion.E2007,
+    suggested_dns: tuple[str, ...] = (ADDR,),
+    external_url: str | None = None,
+    identity: str | None = None,
+):
+    server = Server("EXCH01", "exch01.contoso.local", (ADDR,), version)
+    endpoint = Endpoint.build(server, component, url, external_url=external_url, identity=identity)
+    assert endpoint.target is not None
+    probe = ProbeResult(
+        endpoint=endpoint,
+        url_dns=DnsAnswer(endpoint.target.host, (ADDR,), DnsReason.OK),
+        server_addresses=(ADDR,),
+        server_dns=None,
+        address=ADDR,
+        tls=TlsResult(
+            ADDR,
+            443,
+            endpoint.target.host,
+            TlsReason.OK,
+            tuple(c.public_bytes(Encoding.DER) for c in cert.chain),
+        ),
+    )
+    verdict = evaluate_endpoint(probe, STORE, Thresholds(), NOW)
+    host = suggest_for(verdict)
+    answer = None
+    if host:
+        reason = DnsReason.OK if suggested_dns else DnsReason.NXDOMAIN
+        answer = DnsAnswer(host, suggested_dns, reason)
+    return build_remediation(verdict, answer)
+
+
+KB_STEPS = [
+    (
+        Component.AUTODISCOVER,
+        "https://exch01.contoso.local/autodiscover/autodiscover.xml",
+        "Set-ClientAccessServer -Identity EXCH01 -AutodiscoverServiceInternalUri "
+        "https://mail.contoso.com/autodiscover/autodiscover.xml",
+    ),
+    (
+        Component.EWS,
+        "https://exch01.contoso.local/ews/exchange.asmx",
+        'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
+        "-InternalUrl https://mail.contoso.com/ews/exchange.asmx",
+    ),
+    (
+        Component.OAB,
+        "https://exch01.contoso.local/oab",
+        'Set-OABVirtualDirectory -Identity "EXCH01\\OAB (Default Web Site)" '
+        "-InternalUrl https://mail.contoso.com/oab",
+    ),
+    (
+        Component.UM,
+        "https://exch01.contoso.local/unifiedmessaging/service.asmx",
+        'Set-UMVirtualDirectory -Identity "EXCH01\\UnifiedMessaging (Default Web Site)" '
+        "-InternalUrl https://mail.contoso.com/unifiedmessaging/service.asmx",
+    ),
+    (
+        Component.OWA,
+        "https://exch01.contoso.local/owa",
+        'Set-OwaVirtualDirectory -Identity "EXCH01\\owa (Default Web Site)" '
+        "-InternalUrl https://mail.contoso.com/owa",
+    ),
+    (
+        Component.ECP,
+        "https://exch01.contoso.local/ecp",
+        'Set-EcpVirtualDirectory -Identity "EXCH01\\ecp (Default Web Site)" '
+        "-InternalUrl https://mail.contoso.com/ecp",
+    ),
+    (
+        Component.EAS,
+        "https://exch01.contoso.local/Microsoft-Server-ActiveSync",
+        "Set-ActiveSyncVirtualDirectory -Identity "
+        '"EXCH01\\Microsoft-Server-ActiveSync (Default Web Site)" '
+        "-InternalUrl https://mail.contoso.com/Microsoft-Server-ActiveSync",
+    ),
+    (
+        Component.MAPI,
+        "https://exch01.contoso.local/mapi",
+        'Set-MapiVirtualDirectory -Identity "EXCH01\\mapi (Default Web Site)" '
+        "-InternalUrl https://mail.contoso.com/mapi",
+    ),
+    (
+        Component.OUTLOOK_ANYWHERE,
+        "exch01.contoso.local",
+        'Set-OutlookAnywhere -Identity "EXCH01\\Rpc (Default Web Site)" '
+        "-InternalHostname mail.contoso.com -InternalClientsRequireSsl $true",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("component", "url", "command"), KB_STEPS, ids=[c.value for c, _, _ in KB_STEPS]
+)
+def test_kb940726_command_per_component(component: Component, url: str, command: str) -> None:
+    fix = remediate(component, url)
+    assert fix.steps[0].kind is StepKind.COMMAND
+    assert fix.steps[0].text == command
+    assert fix.suggested_url is not None
+
+
+def test_autodiscover_also_recycles_the_app_pool() -> None:
+    fix = remediate(
+        Component.AUTODISCOVER, "https://exch01.contoso.local/Autodiscover/Autodiscover.xml"
+    )
+    assert [s.kind for s in fix.steps] == [StepKind.COMMAND, StepKind.IIS]
+    assert fix.steps[1].text == (
+        "Invoke-Command -ComputerName exch01.contoso.local -ScriptBlock "
+        "{ Import-Module WebAdministration; Restart-WebAppPool -Name "
+        "MSExchangeAutodiscoverAppPool }"
+    )
+
+
+def test_ews_needs_no_app_pool_step() -> None:
+    fix = remediate(Component.EWS, "https://exch01.contoso.local/EWS/Exchange.asmx")
+    assert [s.kind for s in fix.steps] == [StepKind.COMMAND]
+
+
+def test_dns_step_when_certificate_name_is_not_in_internal_dns() -> None:
+    fix = remediate(
+        Component.EWS, "https://exch01.contoso.local/EWS/Exchange.asmx", suggested_dns=()
+    )
+    assert [s.kind for s in fix.steps] == [StepKind.COMMAND, StepKind.DNS]
+    assert fix.steps[1].text == (
+        'Add-DnsServerResourceRecordA -ZoneName "contoso.com" -Name "mail" -IPv4Address 10.0.0.21'
+    )
+
+
+def test_dns_step_when_certificate_name_points_elsewhere() -> None:
+    fix = remediate(
+        Component.EWS,
+        "https://exch01.contoso.local/EWS/Exchange.asmx",
+        suggested_dns=("203.0.113.7",),
+    )
+    assert [s.kind for s in fix.steps] == [StepKind.COMMAND, StepKind.DNS]
+
+
+@pytest.mark.parametrize(
+    ("version", "cmdlet"),
+    [
+        (ExchangeVersion.E2010, "Set-ClientAccessServer"),
+        (ExchangeVersion.E2013, "Set-ClientAccessServer"),
+        (ExchangeVersion.E2016, "Set-ClientAccessService"),
+        (ExchangeVersion.E2019, "Set-ClientAccessService"),
+        (ExchangeVersion.SE, "Set-ClientAccessService"),
+        (None, "Set-ClientAccessServer"),
+    ],
+)
+def test_scp_cmdlet_by_version(version, cmdlet) -> None:
+    fix = remediate(
+        Component.AUTODISCOVER,
+        "https://exch01.contoso.local/Autodiscover/Autodiscover.xml",
+        version=version,
+    )
+    assert fix.steps[0].text.startswith(f"{cmdlet} -Identity EXCH01 ")
+
+
+def test_um_on_2010_is_advice_not_a_missing_cmdlet() -> None:
+    fix = remediate(
+        Component.UM,
+        "https://exch01.contoso.local/UnifiedMessaging/Service.asmx",
+        version=ExchangeVersion.E2010,
+    )
+    assert fix.steps[0].kind is StepKind.ADVICE
+    assert "EWS" in fix.steps[0].text
+
+
+def test_external_url_host_is_preferred_when_covered() -> None:
+    fix = remediate(
+        Component.EWS,
+        "https://exch01.contoso.local/EWS/Exchange.asmx",
+        external_url="https://autodiscover.contoso.com/EWS/Exchange.asmx",
+    )
+    assert fix.suggested_url == "https://autodiscover.contoso.com/EWS/Exchange.asmx"
+    # Control: an ExternalUrl the certificate does not cover is not suggested.
+    other = remediate(
+        Component.EWS,
+        "https://exch01.contoso.local/EWS/Exchange.asmx",
+        external_url="https://webmail.fabrikam.com/EWS/Exchange.asmx",
+    )
+    assert other.suggested_url == "https://mail.contoso.com/EWS/Exchange.asmx"
+
+
+def test_wildcard_is_never_suggested() -> None:
+    wildcard = ROOT.issue("*.contoso.com")
+    fix = remediate(Component.EWS, "https://exch01.contoso.local/EWS/Exchange.asmx", cert=wildcard)
+    assert fix.suggested_url == "https://exch01.contoso.com/EWS/Exchange.asmx"
+    assert "*" not in fix.steps[0].text
+
+
+def test_cn_is_suggested_when_there_is_no_san() -> None:
+    cn_only = ROOT.issue(cn="mail.contoso.com", san=False)
+    fix = remediate(Component.OAB, "https://exch01.contoso.local/OAB", cert=cn_only)
+    assert fix.suggested_url == "https://mail.contoso.com/OAB"
+
+
+def test_hostile_certificate_names_never_reach_a_command() -> None:
+    evil = ROOT.issue('x"; Remove-Mailbox -Identity *; ".contoso.com', "bad name.contoso.com")
+    fix = remediate(Component.EWS, "https://exch01.contoso.local/EWS/Exchange.asmx", cert=evil)
+    assert fix.suggested_url is None
+    assert all(s.kind is StepKind.ADVICE for s in fix.steps)
+    assert "Remove-Mailbox" not in " ".join(fix.texts)
+
+
+def test_discovered_identity_is_quoted() -> None:
+    fix = remediate(
+        Component.EWS,
+        "https://exch01.contoso.local/EWS/Exchange.asmx",
+        identity='EWS (Intranet "Site" $x)',
+    )
+    assert fix.steps[0].text.startswith(
+        'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Intranet `"Site`" `$x)" '
+    )
+
+
+def test_name_match_needs_no_fix() -> None:
+    fix = remediate(Component.EWS, "https://mail.contoso.com/EWS/Exchange.asmx")
+    assert fix.steps == ()
+    assert fix.suggested_url is None
+
+
+def test_untrusted_and_expired_get_their_own_advice() -> None:
+    stranger = CA("Fabrikam Root").issue("mail.contoso.com")
+    fix = remediate(Component.EWS, "https://mail.contoso.com/EWS/Exchange.asmx", cert=stranger)
+    assert [s.kind for s in fix.steps] == [StepKind.ADVICE]
+    assert "certutil -dspublish" in fix.steps[0].text
+    expired = ROOT.issue(
+        "mail.contoso.com",
+        not_before=NOW - dt.timedelta(days=400),
+        not_after=NOW - dt.timedelta(days=1),
+    )
+    fix = remediate(Component.EWS, "https://mail.contoso.com/EWS/Exchange.asmx", cert=expired)
+    assert "Enable-ExchangeCertificate -Server EXCH01" in fix.steps[0].text
+    assert expired.cert.not_valid_after_utc.strftime("%Y-%m-%d") in fix.steps[0].comment
+
+
+def test_port_is_kept_in_the_suggested_url() -> None:
+    fix = remediate(Component.EWS, "https://exch01.contoso.local:8443/EWS/Exchange.asmx")
+    assert fix.suggested_url == "https://mail.contoso.com:8443/EWS/Exchange.asmx"
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("EXCH01\\EWS (Default Web Site)", '"EXCH01\\EWS (Default Web Site)"'),
+        ('a"b', '"a`"b"'),
+        ("$env:x", '"`$env:x"'),
+        ("back`tick", '"back``tick"'),
+    ],
+)
+def test_ps_quote(text: str, quoted: str) -> None:
+    assert ps_quote(text) == quoted
+
+
+def test_set_url_command_quotes_unusual_values() -> None:
+    command = set_url_command("EXCH01", Component.EWS, None, "https://x.contoso.com/a b")
+    assert command.endswith('-InternalUrl "https://x.contoso.com/a b"')
