@@ -16,10 +16,13 @@ from typing import NoReturn
 from exporter import __version__
 from exporter.config import ConfigError, load_config
 from exporter.evaluate.outcome import Status
+from exporter.logs import setup_logging
 from exporter.pipeline import run_cycle
 from exporter.render.json import snapshot_json
 from exporter.render.powershell import render_powershell
 from exporter.render.table import render_table
+from exporter.service.run import DEFAULT_LISTEN, parse_listen_address, serve
+from exporter.service.webconfig import WebConfig, load_web_config
 
 PROG = "exchange-cert-exporter"
 EXIT_USAGE = 2
@@ -63,7 +66,53 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="table (default), json (the documented contract) or powershell",
     )
+    serve = commands.add_parser(
+        "serve", help="run as a Prometheus exporter with a status page (the main job)"
+    )
+    serve.add_argument(
+        "--config.file",
+        dest="config_file",
+        required=True,
+        metavar="FILE",
+        help="YAML configuration (see config.example.yaml)",
+    )
+    serve.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default=DEFAULT_LISTEN,
+        metavar="ADDR",
+        help=f"where to listen (default {DEFAULT_LISTEN})",
+    )
+    serve.add_argument(
+        "--web.config.file",
+        dest="web_config",
+        metavar="FILE",
+        help="TLS and basic auth, in the Prometheus exporter-toolkit format",
+    )
+    serve.add_argument(
+        "--log.level", dest="log_level", default="info", choices=("debug", "info", "warn", "error")
+    )
+    serve.add_argument(
+        "--log.format", dest="log_format", default="logfmt", choices=("logfmt", "json")
+    )
     return parser
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    logger = setup_logging(args.log_level, args.log_format)
+    try:
+        listen = parse_listen_address(args.listen)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    web = load_web_config(args.web_config) if args.web_config else WebConfig()
+    config = load_config(args.config_file)
+    try:
+        return serve(args.config_file, config, listen, web, logger)
+    except OSError as exc:
+        print(
+            f"{PROG}: error: cannot listen on {args.listen}: {exc.strerror or exc}", file=sys.stderr
+        )
+        return 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -78,7 +127,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return REPORT_EXIT[snapshot.status]
 
 
-COMMANDS = {"report": cmd_report}
+COMMANDS = {"report": cmd_report, "serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -149,3 +150,57 @@ def judge(make_dns, make_tls, write_config, root_file) -> Callable[..., Any]:
         return Judged(report, tls)
 
     return judge
+
+
+@pytest.fixture
+def start_exporter(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    from tests.peers.exporter_proc import ExporterProcess
+
+    started: list[ExporterProcess] = []
+
+    def start(config: Path, *args: str, ready: bool = True, **kwargs: Any) -> ExporterProcess:
+        proc = ExporterProcess(config, *args, log_file=tmp_path / f"exporter{len(started)}.log")
+        started.append(proc)
+        if ready:
+            proc.wait_ready(**kwargs)
+        return proc
+
+    yield start
+    for proc in started:
+        with contextlib.suppress(Exception):  # best effort: the test already has its verdict
+            proc.terminate()
+
+
+@pytest.fixture
+def kb_lab(make_tls, make_dns, write_config, root_file, issuing_ca: CA) -> Any:
+    """EXCH01 shows KB 940726 (internal URLs on its own name, certificate for mail);
+    EXCH02 is healthy. Returns (config path, EXCH01's port, config dict)."""
+    mail = make_tls("127.0.3.1", issuing_ca.issue("mail.contoso.com", "autodiscover.contoso.com"))
+    good = make_tls("127.0.3.2", issuing_ca.issue("exch02.contoso.local"))
+    dns = make_dns(
+        {
+            "exch01.contoso.local": ["127.0.3.1"],
+            "mail.contoso.com": ["127.0.3.1"],
+            "exch02.contoso.local": ["127.0.3.2"],
+        }
+    )
+    p1, p2 = mail.port, good.port
+    servers = [
+        {
+            "name": "EXCH01",
+            "fqdn": "exch01.contoso.local",
+            "version": "2016",
+            "urls": {
+                "autodiscover": f"https://exch01.contoso.local:{p1}/Autodiscover/Autodiscover.xml",
+                "ews": f"https://exch01.contoso.local:{p1}/EWS/Exchange.asmx",
+                "oab": f"https://exch01.contoso.local:{p1}/OAB",
+            },
+        },
+        {
+            "name": "EXCH02",
+            "fqdn": "exch02.contoso.local",
+            "urls": {"ews": f"https://exch02.contoso.local:{p2}/EWS/Exchange.asmx"},
+        },
+    ]
+    data = lab_config(servers, dns, [root_file])
+    return write_config(data), p1, data

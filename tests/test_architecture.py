@@ -11,18 +11,23 @@ ROOT = Path(__file__).parent.parent
 DOC = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
 NAMED = set(re.findall(r"`(exporter/[\w/]+\.py)`", DOC))
 MODULES = {str(p.relative_to(ROOT)) for p in (ROOT / "exporter").rglob("*.py")}
-EXEMPT = {"exporter/__init__.py", "exporter/__main__.py", "exporter/probe/__init__.py",
-          "exporter/evaluate/__init__.py", "exporter/render/__init__.py",
-          "exporter/config/__init__.py"}
+EXEMPT = {
+    "exporter/__init__.py",
+    "exporter/__main__.py",
+    "exporter/probe/__init__.py",
+    "exporter/evaluate/__init__.py",
+    "exporter/render/__init__.py",
+    "exporter/config/__init__.py",
+}
 MAX_LINES = 300
 
 
 def test_every_named_module_exists() -> None:
-    assert NAMED - MODULES == set()
+    assert set() == NAMED - MODULES
 
 
 def test_every_module_is_named() -> None:
-    assert MODULES - NAMED - EXEMPT == set()
+    assert set() == MODULES - NAMED - EXEMPT
 
 
 def test_every_module_has_a_docstring_and_a_sane_size() -> None:

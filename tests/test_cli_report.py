@@ -25,42 +25,8 @@ def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def kb_lab(make_tls, make_dns, write_config, root_file, issuing_ca: CA):
-    """EXCH01 shows KB 940726 (internal URLs on its own name, certificate for mail);
-    EXCH02 is healthy."""
-    mail = make_tls("127.0.3.1", issuing_ca.issue("mail.contoso.com", "autodiscover.contoso.com"))
-    good = make_tls("127.0.3.2", issuing_ca.issue("exch02.contoso.local"))
-    dns = make_dns(
-        {
-            "exch01.contoso.local": ["127.0.3.1"],
-            "mail.contoso.com": ["127.0.3.1"],
-            "exch02.contoso.local": ["127.0.3.2"],
-        }
-    )
-    p1, p2 = mail.port, good.port
-    servers = [
-        {
-            "name": "EXCH01",
-            "fqdn": "exch01.contoso.local",
-            "version": "2016",
-            "urls": {
-                "autodiscover": f"https://exch01.contoso.local:{p1}/Autodiscover/Autodiscover.xml",
-                "ews": f"https://exch01.contoso.local:{p1}/EWS/Exchange.asmx",
-                "oab": f"https://exch01.contoso.local:{p1}/OAB",
-            },
-        },
-        {
-            "name": "EXCH02",
-            "fqdn": "exch02.contoso.local",
-            "urls": {"ews": f"https://exch02.contoso.local:{p2}/EWS/Exchange.asmx"},
-        },
-    ]
-    return write_config(lab_config(servers, dns, [root_file])), p1
-
-
 def test_json_report_contract(kb_lab) -> None:
-    path, port = kb_lab
+    path, port, _ = kb_lab
     result = cli("report", "--config.file", str(path), "--format", "json")
     assert result.returncode == 2, result.stderr
     assert result.stderr == ""
@@ -103,7 +69,7 @@ def test_json_report_contract(kb_lab) -> None:
 
 
 def test_table_report(kb_lab) -> None:
-    path, _ = kb_lab
+    path, _, _ = kb_lab
     result = cli("report", "--config.file", str(path))
     assert result.returncode == 2
     lines = result.stdout.splitlines()
@@ -127,7 +93,7 @@ def test_table_report(kb_lab) -> None:
 
 
 def test_powershell_report(kb_lab) -> None:
-    path, port = kb_lab
+    path, port, _ = kb_lab
     result = cli("report", "--config.file", str(path), "--format", "powershell")
     assert result.returncode == 2
     code = [line for line in result.stdout.splitlines() if line and not line.startswith("#")]

@@ -1,0 +1,1 @@
+"""Service mode (``serve``): background refresh, Prometheus collector, HTTP endpoints."""

@@ -1,0 +1,234 @@
+"""The Prometheus collector: fresh metric families from the current Snapshot on
+every scrape (prometheus/client_python's custom-collector pattern). Nothing is
+mutated on a timer, so an endpoint that disappears leaves no stale series.
+
+Exposition, per endpoint (labels ``server``, ``component``)::
+
+    exchange_internal_url_probe_success{server="EXCH01",component="ews"} 1
+    exchange_internal_url_probe_duration_seconds{...} 0.004
+    exchange_internal_url_dns_match{...} 1
+    exchange_internal_url_cert_match{...} 0
+    exchange_internal_url_cert_issuer_trusted{...} 1
+    exchange_internal_url_cert_date_valid{...} 1
+    exchange_internal_url_cert_not_after_timestamp_seconds{...} 1.827e+09
+    exchange_internal_url_chain_not_after_timestamp_seconds{...} 1.827e+09
+    exchange_internal_url_status{...} 2
+    exchange_internal_url_info{server,component,url,host,suggested_url,version,site} 1
+    exchange_internal_url_problem_info{server,component,check,reason} 1
+    exchange_certificate_info{server,component,subject,issuer,serial,fingerprint_sha256} 1
+
+and for the exporter: ``exchange_discovery_success{source}``,
+``exchange_discovery_last_success_timestamp_seconds{source}``,
+``exchange_exporter_last_refresh_timestamp_seconds``,
+``exchange_exporter_refresh_duration_seconds``,
+``exchange_exporter_config_last_reload_successful``,
+``exchange_exporter_config_last_reload_success_timestamp_seconds``,
+``exchange_exporter_build_info{version}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from exporter import __version__
+from exporter.evaluate.outcome import Check
+from exporter.pipeline import Snapshot
+
+BACKGROUND = " From the last background refresh, not measured at scrape time."
+ENDPOINT_LABELS = ["server", "component"]
+
+_CHECK_METRICS = {
+    Check.DNS_MATCH: (
+        "exchange_internal_url_dns_match",
+        "1 if the URL's host resolves in internal DNS to the server.",
+    ),
+    Check.NAME_MATCH: (
+        "exchange_internal_url_cert_match",
+        "1 if the certificate names the URL's host (Outlook's name check).",
+    ),
+    Check.ISSUER_TRUSTED: (
+        "exchange_internal_url_cert_issuer_trusted",
+        "1 if the presented chain builds to a trusted root.",
+    ),
+    Check.DATE_VALID: (
+        "exchange_internal_url_cert_date_valid",
+        "1 if now lies within the certificate's validity.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ExporterState:
+    """What the collector reads: the snapshot and the exporter's own health."""
+
+    snapshot: Snapshot | None
+    reload_ok: bool
+    reload_success_time: float | None
+
+
+def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc + BACKGROUND, labels=labels or [])
+
+
+class SnapshotCollector(Collector):
+    """Renders the state returned by ``state()``; never waits for a probe."""
+
+    def __init__(self, state: Callable[[], ExporterState]) -> None:
+        self._state = state
+
+    def describe(self) -> list[Metric]:
+        # Registration must not trigger a collection (client_python calls describe).
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        state = self._state()
+        build = GaugeMetricFamily(
+            "exchange_exporter_build_info", "Always 1; the exporter's version.", labels=["version"]
+        )
+        build.add_metric([__version__], 1)
+        yield build
+        reload_ok = GaugeMetricFamily(
+            "exchange_exporter_config_last_reload_successful",
+            "1 if the last configuration load succeeded.",
+        )
+        reload_ok.add_metric([], 1 if state.reload_ok else 0)
+        yield reload_ok
+        if state.reload_success_time is not None:
+            reload_time = GaugeMetricFamily(
+                "exchange_exporter_config_last_reload_success_timestamp_seconds",
+                "When the configuration was last loaded successfully.",
+            )
+            reload_time.add_metric([], state.reload_success_time)
+            yield reload_time
+        if state.snapshot is not None:
+            yield from self._snapshot(state.snapshot)
+
+    def _snapshot(self, snap: Snapshot) -> Iterator[Metric]:
+        refreshed = GaugeMetricFamily(
+            "exchange_exporter_last_refresh_timestamp_seconds",
+            "When the last background refresh started.",
+        )
+        refreshed.add_metric([], snap.started_at.timestamp())
+        duration = GaugeMetricFamily(
+            "exchange_exporter_refresh_duration_seconds",
+            "How long the last background refresh took.",
+        )
+        duration.add_metric([], snap.duration)
+        yield refreshed
+        yield duration
+        disc_ok = _gauge(
+            "exchange_discovery_success",
+            "1 if the discovery source's last run succeeded.",
+            ["source"],
+        )
+        disc_last = _gauge(
+            "exchange_discovery_last_success_timestamp_seconds",
+            "When the discovery source last succeeded.",
+            ["source"],
+        )
+        for status in snap.discovery:
+            disc_ok.add_metric([status.source], 1 if status.success else 0)
+            if status.last_success is not None:
+                disc_last.add_metric([status.source], status.last_success)
+        yield disc_ok
+        yield disc_last
+        yield from self._endpoints(snap)
+
+    def _endpoints(self, snap: Snapshot) -> Iterator[Metric]:
+        success = _gauge(
+            "exchange_internal_url_probe_success",
+            "1 if the TLS handshake completed; absent for plain http URLs.",
+            ENDPOINT_LABELS,
+        )
+        duration = _gauge(
+            "exchange_internal_url_probe_duration_seconds",
+            "Seconds spent on DNS, connect and handshake.",
+            ENDPOINT_LABELS,
+        )
+        checks = {
+            c: _gauge(n, d + " Absent when not judged.", ENDPOINT_LABELS)
+            for c, (n, d) in _CHECK_METRICS.items()
+        }
+        not_after = _gauge(
+            "exchange_internal_url_cert_not_after_timestamp_seconds",
+            "The presented leaf certificate's notAfter.",
+            ENDPOINT_LABELS,
+        )
+        chain_not_after = _gauge(
+            "exchange_internal_url_chain_not_after_timestamp_seconds",
+            "The earliest notAfter in the presented chain.",
+            ENDPOINT_LABELS,
+        )
+        status = _gauge(
+            "exchange_internal_url_status",
+            "Endpoint status: 0 ok, 1 warning, 2 critical, 3 unknown.",
+            ENDPOINT_LABELS,
+        )
+        info = _gauge(
+            "exchange_internal_url_info",
+            "Always 1; what the endpoint is and the URL that would fix it.",
+            [*ENDPOINT_LABELS, "url", "host", "suggested_url", "version", "site"],
+        )
+        problem = _gauge(
+            "exchange_internal_url_problem_info",
+            "Always 1; one series per failed or unjudged check, with its reason.",
+            [*ENDPOINT_LABELS, "check", "reason"],
+        )
+        cert = _gauge(
+            "exchange_certificate_info",
+            "Always 1; the presented leaf certificate.",
+            [*ENDPOINT_LABELS, "subject", "issuer", "serial", "fingerprint_sha256"],
+        )
+        for report in snap.endpoints:
+            verdict = report.verdict
+            endpoint = verdict.probe.endpoint
+            labels = [endpoint.server.name, endpoint.component.value]
+            probe_ok = verdict.checks[Check.PROBE_OK].ok
+            if probe_ok is not None:
+                success.add_metric(labels, 1 if probe_ok else 0)
+            duration.add_metric(labels, verdict.probe.duration)
+            status.add_metric(labels, verdict.status.exit_code)
+            for check, family in checks.items():
+                ok = verdict.checks[check].ok
+                if ok is not None:
+                    family.add_metric(labels, 1 if ok else 0)
+            for check, outcome in verdict.checks.items():
+                if outcome.reason is not None:
+                    problem.add_metric([*labels, check.value, outcome.reason.value], 1)
+            if verdict.expiry_reason is not None:
+                problem.add_metric([*labels, "expiry", verdict.expiry_reason.value], 1)
+            target = endpoint.target
+            server = endpoint.server
+            info.add_metric(
+                [
+                    *labels,
+                    endpoint.url,
+                    target.host if target else "",
+                    report.remediation.suggested_url or "",
+                    server.version.value if server.version else "",
+                    server.site or "",
+                ],
+                1,
+            )
+            leaf = verdict.leaf
+            if leaf is not None and verdict.not_after and verdict.chain_not_after:
+                not_after.add_metric(labels, verdict.not_after.timestamp())
+                chain_not_after.add_metric(labels, verdict.chain_not_after.timestamp())
+                cert.add_metric(
+                    [*labels, leaf.subject, leaf.issuer, leaf.serial, leaf.fingerprint_sha256], 1
+                )
+        yield from (
+            success,
+            duration,
+            *checks.values(),
+            not_after,
+            chain_not_after,
+            status,
+            info,
+            problem,
+            cert,
+        )

@@ -1,0 +1,159 @@
+"""HTTP endpoints of ``serve``: ``/``, ``/metrics``, ``/api/v1/status``,
+``/-/healthy``, ``/-/ready`` and ``POST /-/reload``. Every handler reads the current
+snapshot; none waits for a probe. Basic auth (when configured) guards them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import ssl
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from exporter.render.html import render_page
+from exporter.render.json import snapshot_json
+from exporter.service.collector import SnapshotCollector
+from exporter.service.refresher import Refresher
+from exporter.service.webconfig import BasicAuth
+
+# The classic text format, which every Prometheus parses (Debian 12 ships 2.42).
+CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def build_registry(refresher: Refresher) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(refresher.state))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
+
+
+class ExporterServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        refresher: Refresher,
+        auth: BasicAuth,
+        logger: logging.Logger,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.refresher = refresher
+        self.auth = auth
+        self.logger = logger
+        self.registry = build_registry(refresher)
+        self.tls = tls
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, addr = super().get_request()
+        if self.tls is not None:
+            # Handshake in the handler thread, so one slow client cannot stall accept().
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        self.logger.debug("http connection error", extra={"fields": {"client": client_address}})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ExporterServer
+    protocol_version = "HTTP/1.1"
+    server_version = "exchange-cert-exporter"
+    timeout = 30
+
+    def setup(self) -> None:
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.settimeout(10)
+            self.connection.do_handshake()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        self.server.logger.debug(
+            "http request",
+            extra={"fields": {"client": self.client_address[0], "request": format % args}},
+        )
+
+    def _send(
+        self, code: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _text(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
+        self._send(code, text.encode(), "text/plain; charset=utf-8", headers)
+
+    def _authorised(self) -> bool:
+        if self.server.auth.check(self.headers.get("Authorization")):
+            return True
+        self._text(
+            401, "Unauthorized\n", {"WWW-Authenticate": 'Basic realm="exchange-cert-exporter"'}
+        )
+        return False
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        if not self._authorised():
+            return
+        path = self.path.split("?", 1)[0]
+        refresher = self.server.refresher
+        if path == "/metrics":
+            self._send(200, generate_latest(self.server.registry), CONTENT_TYPE_METRICS)
+        elif path == "/":
+            page = render_page(refresher.snapshot, dt.datetime.now(dt.UTC))
+            self._send(
+                200,
+                page.encode(),
+                "text/html; charset=utf-8",
+                {
+                    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                    "script-src 'unsafe-inline'; img-src 'self'"
+                },
+            )
+        elif path == "/api/v1/status":
+            snapshot = refresher.snapshot
+            if snapshot is None:
+                self._send(503, b'{"status": "starting"}\n', "application/json")
+            else:
+                body = json.dumps(snapshot_json(snapshot), indent=2).encode()
+                self._send(200, body, "application/json")
+        elif path == "/-/healthy":
+            self._text(200, "Healthy\n")
+        elif path == "/-/ready":
+            if refresher.ready.is_set():
+                self._text(200, "Ready\n")
+            else:
+                self._text(503, "Not ready: the first refresh is still running\n")
+        elif path == "/-/reload":
+            self._text(405, "Use POST to reload\n", {"Allow": "POST"})
+        else:
+            self._text(404, "Not found\n")
+
+    def do_POST(self) -> None:
+        if not self._authorised():
+            return
+        if self.path.split("?", 1)[0] != "/-/reload":
+            self._text(405 if self.path in ("/", "/metrics") else 404, "Not allowed\n")
+            return
+        ok, message = self.server.refresher.reload()
+        self._text(200 if ok else 500, message + "\n")

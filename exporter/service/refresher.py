@@ -1,0 +1,134 @@
+"""The background refresh loop: runs the pipeline every ``probe.interval`` and swaps
+the Snapshot reference; scrapes and page views read whatever is current and never
+wait for a probe. Reloads swap the Config the same way: an invalid new config is
+reported and the old one stays in force.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from exporter.config import Config, ConfigError, load_config
+from exporter.evaluate.outcome import Status
+from exporter.pipeline import Snapshot, World, run_cycle
+from exporter.service.collector import ExporterState
+
+
+class Refresher:
+    """Owns the current Config and Snapshot; one background thread updates them."""
+
+    def __init__(
+        self,
+        config_path: str,
+        config: Config,
+        logger: logging.Logger,
+        world: World | None = None,
+        cycle: Callable[[Config, World], Snapshot] = run_cycle,
+    ) -> None:
+        self.config_path = config_path
+        self._config = config
+        self._logger = logger
+        self._world = world or World()
+        self._cycle = cycle
+        self._snapshot: Snapshot | None = None
+        self._reload_ok = True
+        self._reload_success_time: float | None = time.time()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="refresher", daemon=True)
+
+    @property
+    def config(self) -> Config:
+        with self._lock:
+            return self._config
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        with self._lock:
+            return self._snapshot
+
+    def state(self) -> ExporterState:
+        with self._lock:
+            return ExporterState(self._snapshot, self._reload_ok, self._reload_success_time)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def reload(self) -> tuple[bool, str]:
+        """Load the config file again; keep the old config when the new one is invalid."""
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            with self._lock:
+                self._reload_ok = False
+            for line in exc.lines():
+                self._logger.error(
+                    "config reload failed, keeping the previous config",
+                    extra={"fields": {"problem": line}},
+                )
+            return False, "\n".join(exc.lines())
+        with self._lock:
+            self._config = config
+            self._reload_ok = True
+            self._reload_success_time = time.time()
+        self._logger.info("config reloaded", extra={"fields": {"file": self.config_path}})
+        self._wake.set()  # probe the new inventory now, not at the next interval
+        return True, "config reloaded"
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self._refresh_once()
+            interval = self.config.probe.interval
+            self._wake.wait(max(0.0, interval - (time.monotonic() - started)))
+            self._wake.clear()
+
+    def _refresh_once(self) -> None:
+        config = self.config
+        try:
+            snapshot = self._cycle(config, self._world)
+        except Exception:  # the pipeline returns errors as data; this is the last net
+            self._logger.exception("refresh failed")
+            return
+        with self._lock:
+            self._snapshot = snapshot
+        self.ready.set()
+        counts = {s.value: sum(1 for e in snapshot.endpoints if e.status is s) for s in Status}
+        self._logger.info(
+            "refresh complete",
+            extra={
+                "fields": {
+                    "endpoints": len(snapshot.endpoints),
+                    **counts,
+                    "duration_seconds": round(snapshot.duration, 3),
+                }
+            },
+        )
+        for report in snapshot.endpoints:
+            if report.status is not Status.OK:
+                endpoint = report.verdict.probe.endpoint
+                reasons = ",".join(
+                    o.reason.value for o in report.verdict.checks.values() if o.reason is not None
+                )
+                self._logger.debug(
+                    "endpoint problem",
+                    extra={
+                        "fields": {
+                            "server": endpoint.server.name,
+                            "component": endpoint.component.value,
+                            "url": endpoint.url,
+                            "status": report.status.value,
+                            "reasons": reasons,
+                        }
+                    },
+                )
