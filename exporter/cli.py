@@ -8,14 +8,18 @@ Flags use the dotted names of the Prometheus exporters (``--config.file``).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from exporter import __version__
 from exporter.config import ConfigError, load_config
 from exporter.evaluate.outcome import Status
+from exporter.lab.scenario import start_lab
 from exporter.logs import setup_logging
 from exporter.pipeline import run_cycle
 from exporter.render.json import snapshot_json
@@ -26,6 +30,7 @@ from exporter.service.webconfig import WebConfig, load_web_config
 
 PROG = "exchange-cert-exporter"
 EXIT_USAGE = 2
+DEMO_LISTEN = "127.0.0.1:9940"
 
 # report: 0 all ok, 1 warnings only, 2 anything critical (or unknown).
 REPORT_EXIT = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.UNKNOWN: 2}
@@ -95,7 +100,57 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log.format", dest="log_format", default="logfmt", choices=("logfmt", "json")
     )
+    demo = commands.add_parser(
+        "demo", help="run serve against an embedded loopback lab that reproduces KB 940726"
+    )
+    demo.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default=DEMO_LISTEN,
+        metavar="ADDR",
+        help=f"loopback address to listen on (default {DEMO_LISTEN})",
+    )
+    demo.add_argument(
+        "--log.level", dest="log_level", default="info", choices=("debug", "info", "warn", "error")
+    )
+    demo.add_argument(
+        "--log.format", dest="log_format", default="logfmt", choices=("logfmt", "json")
+    )
     return parser
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        listen = parse_listen_address(args.listen)
+        loopback = ipaddress.ip_address(listen[0]).is_loopback
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not loopback:
+        raise UsageError(f"the demo listens on loopback only, not {listen[0]}")
+    logger = setup_logging(args.log_level, args.log_format)
+    with tempfile.TemporaryDirectory(prefix="exchange-cert-demo-") as tmp:
+        lab = start_lab(Path(tmp))
+        try:
+            config = load_config(str(lab.config_path))
+
+            def announce(url: str) -> None:
+                print(
+                    f"Demo running: open {url} (the lab's config: {lab.config_path}). "
+                    "Ctrl-C stops it.",
+                    flush=True,
+                )
+
+            return serve(
+                str(lab.config_path), config, listen, WebConfig(), logger, on_listening=announce
+            )
+        except OSError as exc:
+            print(
+                f"{PROG}: error: cannot listen on {args.listen}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
+        finally:
+            lab.close()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -127,7 +182,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return REPORT_EXIT[snapshot.status]
 
 
-COMMANDS = {"report": cmd_report, "serve": cmd_serve}
+COMMANDS = {"report": cmd_report, "serve": cmd_serve, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from exporter.config import Config, load_config
+from exporter.lab.tls_server import TlsServer
 from exporter.pipeline import Snapshot, World, run_cycle
 from tests.peers.dnsmasq import Dnsmasq
-from tests.peers.tls_server import TlsServer
 from tests.pki import CA, Issued
 
 

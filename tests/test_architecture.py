@@ -16,6 +16,7 @@ EXEMPT = {
     "exporter/__main__.py",
     "exporter/probe/__init__.py",
     "exporter/service/__init__.py",
+    "exporter/lab/__init__.py",
     "exporter/evaluate/__init__.py",
     "exporter/render/__init__.py",
     "exporter/config/__init__.py",

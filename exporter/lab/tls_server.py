@@ -1,6 +1,6 @@
-"""A real TLS server on loopback, started by a test: OpenSSL through Python's ssl.
+"""A real TLS server on loopback for the lab: OpenSSL through Python's ssl.
 
-It binds the address it is given (each fake Exchange server gets its own
+It binds the address it is given (a test gives each fake Exchange server its own
 127.0.1.x), picks the certificate by SNI like IIS with SNI bindings, completes
 the handshake, answers one line of HTTP and closes. A bind failure raises.
 """

@@ -1,0 +1,78 @@
+"""`demo`: the README's run command. One process, loopback only, KB 940726 on show."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.peers.dnsmasq import free_port
+from tests.test_serve import samples, value
+
+
+def test_demo_shows_the_mismatch_and_its_fix_then_stops() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "demo", "--web.listen-address", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert re.match(rf"Demo running: open http://127\.0\.0\.1:{port}/ ", line), line
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            m = samples(r.read().decode())
+        ews = {"server": "EXCH01", "component": "ews"}
+        assert value(m, "exchange_internal_url_cert_match", **ews) == 0
+        (info,) = [
+            dict(k)
+            for (n, k) in m
+            if n == "exchange_internal_url_info"
+            and dict(k)["server"] == "EXCH01"
+            and dict(k)["component"] == "ews"
+        ]
+        assert info["suggested_url"].startswith("https://mail.contoso.com:")
+        assert value(m, "exchange_internal_url_cert_match", server="EXCH02", component="ews") == 1
+        assert value(m, "exchange_internal_url_status", server="EXCH03", component="ews") == 2
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            page = r.read().decode()
+        assert (
+            'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)"'.replace(
+                '"', "&quot;"
+            )
+            in page
+        )
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0:9940", "10.0.0.1:9940", ":9940"])
+def test_demo_refuses_anything_but_loopback(address: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "demo", "--web.listen-address", address],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "the demo listens on loopback only" in result.stderr
+    assert result.stderr.count("\n") == 1

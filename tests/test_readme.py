@@ -1,0 +1,57 @@
+"""The README's front door stays true: its test command is what .ci/run runs, its
+quick start is what scripts/quickstart.py checks, and its run command is loopback-only."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _blocks_after(heading: str) -> list[str]:
+    section = README.split(heading, 1)[1]
+    return re.findall(r"```sh\n(.*?)```", section, re.S)
+
+
+def test_quick_start_is_install_then_demo() -> None:
+    from scripts.quickstart import quickstart_commands
+
+    assert quickstart_commands(README) == [
+        "python3 -m pip install .",
+        "exchange-cert-exporter demo",
+    ]
+
+
+def test_test_command_is_what_ci_runs() -> None:
+    test_block = _blocks_after("To run the tests")[0].strip()
+    assert test_block == "scripts/check"
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert ci[-1] == test_block
+    assert "python scripts/quickstart.py" in ci
+
+
+def test_every_metric_in_the_collector_is_documented() -> None:
+    source = (ROOT / "exporter" / "service" / "collector.py").read_text()
+    names = set(re.findall(r'"(exchange_[a-z_]+)"', source))
+    assert names
+    missing = [n for n in sorted(names) if f"`{n}" not in README]
+    assert missing == []
+
+
+def test_every_config_key_is_documented() -> None:
+    for key in (
+        "servers[].addresses",
+        "servers[].external_urls.COMPONENT",
+        "trust.ca_files",
+        "trust.system",
+        "dns.nameservers",
+        "dns.timeout",
+        "probe.interval",
+        "probe.timeout",
+        "probe.concurrency",
+        "thresholds.expiry_warning",
+        "thresholds.expiry_critical",
+    ):
+        assert f"`{key}`" in README, key
