@@ -59,14 +59,14 @@ class CertificateFacts:
 def _safe_rfc4514(name_getter: object) -> str:
     try:
         return str(name_getter.rfc4514_string())  # type: ignore[attr-defined]
-    except Exception:
+    except Exception:  # noqa: BLE001 - malformed certificates raise many types; see module doc
         return ""
 
 
 def _common_names(cert: x509.Certificate, problems: list[str]) -> tuple[str, ...]:
     try:
         attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    except Exception:
+    except Exception:  # noqa: BLE001 - malformed certificates raise many types; see module doc
         problems.append("subject unreadable")
         return ()
     return tuple(str(a.value) for a in attrs)
@@ -79,7 +79,7 @@ def _san(
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return False, (), ()
-    except Exception:
+    except Exception:  # noqa: BLE001 - malformed certificates raise many types; see module doc
         problems.append("subjectAltName unreadable")
         return True, (), ()
     dns = tuple(ext.value.get_values_for_type(x509.DNSName))
@@ -93,7 +93,7 @@ def parse_certificate(der: bytes) -> CertificateFacts | None:
         cert = x509.load_der_x509_certificate(der)
         not_before = cert.not_valid_before_utc
         not_after = cert.not_valid_after_utc
-    except Exception:
+    except Exception:  # noqa: BLE001 - malformed certificates raise many types; see module doc
         return None
     return facts_of(cert, der, not_before, not_after)
 

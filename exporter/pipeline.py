@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from exporter.config import Config
-from exporter.discovery import DiscoveryStatus, Inventory
-from exporter.discovery.static import discover_static
+from exporter.discovery import DiscoveryStatus
+from exporter.discovery.sources import Discoverer
 from exporter.evaluate.outcome import Status, worst
 from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint
 from exporter.probe.dns import DnsAnswer, DnsResolver
@@ -64,17 +64,15 @@ class World:
     )
 
 
-def discover(config: Config, world: World) -> Inventory:
-    return discover_static(config.servers, world.now().timestamp())
-
-
 def run_cycle(
-    config: Config, world: World | None = None, inventory: Inventory | None = None
+    config: Config, world: World | None = None, discoverer: Discoverer | None = None
 ) -> Snapshot:
+    """One refresh. Pass the same ``discoverer`` every cycle to keep the last good
+    directory inventory across directory failures."""
     world = world or World()
     started_at = world.now()
     start = time.monotonic()
-    inventory = inventory or discover(config, world)
+    inventory = (discoverer or Discoverer(config)).discover(started_at.timestamp())
     resolver = world.resolver_factory(config)
     settings = ProbeSettings(config.probe.timeout, config.probe.concurrency)
     probes = probe_all(inventory.endpoints, resolver, settings, world.context, world.tls_prober)

@@ -204,3 +204,44 @@ def kb_lab(make_tls, make_dns, write_config, root_file, issuing_ca: CA) -> Any:
     ]
     data = lab_config(servers, dns, [root_file])
     return write_config(data), p1, data
+
+
+LDAP_PASSWORD = "canary-Pa55w0rd-7f3e"  # a canary: it must never appear in any output
+
+
+@pytest.fixture
+def ldap_tls_files(tmp_path: Path, issuing_ca: CA, root_ca: CA) -> dict[str, Path]:
+    issued = issuing_ca.issue("dc01.contoso.local", ips=("127.0.0.1",))
+    cert, key = issued.write(tmp_path, "dc01")
+    return {"cert": cert, "key": key, "ca": root_ca.write(tmp_path / "ldap-ca.pem")}
+
+
+@pytest.fixture
+def make_slapd(tmp_path: Path, ldap_tls_files: dict[str, Path]) -> Iterator[Callable[..., Any]]:
+    from tests.peers.slapd import Slapd
+
+    started: list[Any] = []
+
+    def make(objs: list[Any]) -> Any:
+        server = Slapd(
+            tmp_path / f"slapd{len(started)}",
+            objs,
+            LDAP_PASSWORD,
+            ldap_tls_files["cert"],
+            ldap_tls_files["key"],
+            ldap_tls_files["ca"],
+        )
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def password_file(tmp_path: Path) -> Path:
+    path = tmp_path / "bind-password"
+    path.write_text(LDAP_PASSWORD + "\n")
+    path.chmod(0o600)
+    return path

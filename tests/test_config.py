@@ -42,7 +42,8 @@ EXPECTED = {
         "5: trust: no trust anchors: give trust.ca_files or set trust.system: true"
     ],
     "invalid-no-servers.yaml": [
-        "1: servers: no Exchange servers configured: list them under servers:"
+        "1: servers: no Exchange servers configured: list them under servers: "
+        "or discover them with ldap:"
     ],
     "invalid-not-a-mapping.yaml": [
         "1: (top level): the file must be a mapping of sections (servers:, ...)"
@@ -60,7 +61,7 @@ EXPECTED = {
         "mapi, oab, outlook_anywhere, owa, um)"
     ],
     "invalid-unknown-top.yaml": [
-        "6: probes: unknown key (expected one of: dns, probe, servers, thresholds, trust)"
+        "6: probes: unknown key (expected one of: dns, ldap, probe, servers, thresholds, trust)"
     ],
     "invalid-version.yaml": [
         "4: servers[0].version: '2003' is not an Exchange version "

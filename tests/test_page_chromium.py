@@ -99,7 +99,7 @@ def test_page_before_the_first_refresh(
             try:
                 page.goto(exporter.base + "/")
                 break
-            except Exception:
+            except Exception:  # noqa: BLE001 - not listening yet
                 page.wait_for_timeout(100)
         assert page.get_by_text("The first refresh is still running.").is_visible()
         assert exporter.get("/-/ready")[0] == 503

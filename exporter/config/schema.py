@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from exporter.config.ldap import LdapConfig, parse_ldap
 from exporter.config.yamlsource import Reader
 from exporter.model import Component, ExchangeVersion, parse_url
 from exporter.truststore import TrustStore, load_trust_store
@@ -64,6 +65,7 @@ class Config:
     dns: DnsConfig = field(default_factory=DnsConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    ldap: LdapConfig | None = None
     filename: str = "<defaults>"
 
 
@@ -75,10 +77,14 @@ def parse_config(root: Reader) -> Config:
         dns=_dns(root.section("dns")),
         probe=_probe(root.section("probe")),
         thresholds=_thresholds(root.section("thresholds")),
+        ldap=parse_ldap(root.section("ldap")),
     )
-    root.finish(("servers", "trust", "dns", "probe", "thresholds"))
-    if not config.servers and not root.has("servers"):
-        root.problem("servers", "no Exchange servers configured: list them under servers:")
+    root.finish(("servers", "trust", "dns", "probe", "thresholds", "ldap"))
+    if not config.servers and not root.has("servers") and not root.has("ldap"):
+        root.problem(
+            "servers",
+            "no Exchange servers configured: list them under servers: or discover them with ldap:",
+        )
     return config
 
 

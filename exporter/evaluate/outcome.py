@@ -23,6 +23,7 @@ class Check(StrEnum):
 class Reason(StrEnum):
     # probe_ok
     BAD_URL = "bad_url"
+    NO_INTERNAL_URL = "no_internal_url"
     PLAIN_HTTP = "plain_http"
     SERVER_ADDRESS_UNKNOWN = "server_address_unknown"
     CONNECTION_REFUSED = "connection_refused"

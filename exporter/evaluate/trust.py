@@ -63,7 +63,7 @@ def _verify(
 def _ca_issuers_url(cert: x509.Certificate) -> str | None:
     try:
         aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    except Exception:
+    except Exception:  # noqa: BLE001 - absent or unreadable AIA: no hint to give
         return None
     for desc in aia:
         if desc.access_method == AuthorityInformationAccessOID.CA_ISSUERS:

@@ -21,6 +21,10 @@ from exporter.truststore import TrustStore
 
 _SKIP_MESSAGES = {
     SkipReason.BAD_URL: (Reason.BAD_URL, "the URL cannot be used: {error}"),
+    SkipReason.NO_URL: (
+        Reason.NO_INTERNAL_URL,
+        "no InternalUrl is set: internal clients fall back to the ExternalUrl or fail",
+    ),
     SkipReason.PLAIN_HTTP: (
         Reason.PLAIN_HTTP,
         "plain http: no certificate is involved, but the traffic is not encrypted",
@@ -67,7 +71,7 @@ def _probe_outcome(probe: ProbeResult) -> Outcome:
     if probe.skipped is not None:
         reason, text = _SKIP_MESSAGES[probe.skipped]
         message = text.format(error=probe.endpoint.url_error)
-        if probe.skipped is SkipReason.PLAIN_HTTP:
+        if probe.skipped in (SkipReason.PLAIN_HTTP, SkipReason.NO_URL):
             return Outcome.not_judged(reason, message)
         return Outcome.failed(reason, message)
     assert probe.tls is not None  # noqa: S101 - not skipped implies a handshake attempt
@@ -128,7 +132,7 @@ def _status(checks: dict[Check, Outcome], expiry: Status) -> Status:
     probe = checks[Check.PROBE_OK]
     if probe.reason is Reason.INTERNAL_ERROR:
         statuses.append(Status.UNKNOWN)
-    elif probe.reason is Reason.PLAIN_HTTP:
+    elif probe.reason in (Reason.PLAIN_HTTP, Reason.NO_INTERNAL_URL):
         statuses.append(Status.WARNING)
     for outcome in checks.values():
         if outcome.ok is False and outcome.reason is not Reason.INTERNAL_ERROR:

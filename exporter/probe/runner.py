@@ -24,6 +24,7 @@ class SkipReason(StrEnum):
     """Why no handshake was attempted."""
 
     BAD_URL = "bad_url"
+    NO_URL = "no_url"
     PLAIN_HTTP = "plain_http"
     SERVER_ADDRESS_UNKNOWN = "server_address_unknown"
 
@@ -81,7 +82,8 @@ def probe_endpoint(
     start = time.monotonic()
     target = endpoint.target
     if target is None:
-        return ProbeResult(endpoint, None, (), None, None, None, SkipReason.BAD_URL)
+        skip = SkipReason.NO_URL if not endpoint.url.strip() else SkipReason.BAD_URL
+        return ProbeResult(endpoint, None, (), None, None, None, skip)
     url_dns = resolver.lookup(target.host)
     server = endpoint.server
     server_dns = None
@@ -139,7 +141,7 @@ def _guarded(
     start = time.monotonic()
     try:
         return probe_endpoint(endpoint, resolver, settings, context, tls_prober)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - errors become data here, and only here
         summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return ProbeResult(
             endpoint,

@@ -127,15 +127,20 @@ def _discovery(snapshot: Snapshot) -> str:
             else "never"
         )
         state = "ok" if status.success else "critical"
+        label = "OK" if status.success else "FAILING"
+        if status.stale:
+            label += ", using the last good inventory"
+        notes = "".join(f"<div>{escape(n)}</div>" for n in status.notes[:50])
         rows.append(
             f"<tr><td>{escape(status.source)}</td>"
-            f'<td class="s-{state}">{"OK" if status.success else "FAILING"}</td>'
+            f'<td class="s-{state}">{label}</td>'
             f"<td>{status.servers}</td><td>{status.endpoints}</td>"
-            f"<td>{escape(last)}</td><td>{escape(status.error or '')}</td></tr>"
+            f"<td>{escape(last)}</td><td>{escape(status.error or '')}"
+            f'<div class="cert">{notes}</div></td></tr>'
         )
     return (
         "<table><tr><th>Discovery</th><th>State</th><th>Servers</th><th>Endpoints</th>"
-        f"<th>Last success</th><th>Error</th></tr>{''.join(rows)}</table>"
+        f"<th>Last success</th><th>Error and notes</th></tr>{''.join(rows)}</table>"
     )
 
 

@@ -108,6 +108,9 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
                     else None
                 ),
                 "error": d.error,
+                "reason": d.reason,
+                "stale": d.stale,
+                "notes": list(d.notes),
             }
             for d in snapshot.discovery
         ],
