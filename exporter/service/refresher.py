@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from exporter.config import Config, ConfigError, load_config
+from exporter.discovery.sources import Discoverer
 from exporter.evaluate.outcome import Status
 from exporter.pipeline import Snapshot, World, run_cycle
 from exporter.service.collector import ExporterState
@@ -26,13 +27,15 @@ class Refresher:
         config: Config,
         logger: logging.Logger,
         world: World | None = None,
-        cycle: Callable[[Config, World], Snapshot] = run_cycle,
+        cycle: Callable[[Config, World, Discoverer], Snapshot] = run_cycle,
     ) -> None:
         self.config_path = config_path
         self._config = config
         self._logger = logger
         self._world = world or World()
         self._cycle = cycle
+        # One discoverer across cycles: it keeps the last good directory inventory.
+        self._discoverer = Discoverer(config)
         self._snapshot: Snapshot | None = None
         self._reload_ok = True
         self._reload_success_time: float | None = time.time()
@@ -79,6 +82,7 @@ class Refresher:
             return False, "\n".join(exc.lines())
         with self._lock:
             self._config = config
+            self._discoverer = self._discoverer.with_config(config)
             self._reload_ok = True
             self._reload_success_time = time.time()
         self._logger.info("config reloaded", extra={"fields": {"file": self.config_path}})
@@ -94,9 +98,10 @@ class Refresher:
             self._wake.clear()
 
     def _refresh_once(self) -> None:
-        config = self.config
+        with self._lock:
+            config, discoverer = self._config, self._discoverer
         try:
-            snapshot = self._cycle(config, self._world)
+            snapshot = self._cycle(config, self._world, discoverer)
         except Exception:  # the pipeline returns errors as data; this is the last net
             self._logger.exception("refresh failed")
             return

@@ -1,0 +1,149 @@
+"""Directory + internal DNS + TLS servers: `report --format json` and `serve` judge
+every discovered endpoint, and a directory outage is visible without losing any."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import yaml
+
+from exporter.lab.pki import CA
+from tests.ad_data import organisation
+from tests.conftest import LDAP_PASSWORD
+from tests.peers.slapd import BIND_DN
+from tests.test_serve import samples, value
+
+
+def _config(slapd, tls_port, dns, root_file, password_file, ldap_ca, **extra):
+    return {
+        "ldap": {
+            "url": slapd.ldaps_url,
+            "bind_dn": BIND_DN,
+            "bind_password_file": str(password_file),
+            "ca_file": str(ldap_ca),
+            "timeout": "2s",
+            "servers": ["EXCH07", "EXCH10", "EXCH16"],
+            **extra,
+        },
+        "trust": {"ca_files": [str(root_file)], "system": False},
+        "dns": {"nameservers": [dns.nameserver], "timeout": "2s"},
+        "probe": {"interval": "3s", "timeout": "2s", "concurrency": 8},
+    }
+
+
+def test_report_json_for_discovered_endpoints(
+    make_slapd,
+    make_tls,
+    make_dns,
+    write_config,
+    root_file,
+    password_file,
+    ldap_tls_files,
+    issuing_ca: CA,
+) -> None:
+    tls = make_tls("127.0.5.1", issuing_ca.issue("mail.contoso.com"))
+    slapd = make_slapd(organisation(port=tls.port))
+    dns = make_dns({f"exch{n}.contoso.local": ["127.0.5.1"] for n in ("07", "10", "16")})
+    path = write_config(
+        _config(slapd, tls.port, dns, root_file, password_file, ldap_tls_files["ca"])
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "report",
+            "--config.file",
+            str(path),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    data = json.loads(result.stdout)
+    (ldap,) = data["discovery"]
+    assert ldap["source"] == "ldap"
+    assert ldap["success"] is True
+    eps = {(e["server"], e["component"]): e for e in data["endpoints"]}
+    assert len(eps) == 4 + 3 + 8  # EXCH07: SCP EWS OAB UM; EXCH10: SCP EWS OWA; EXCH16: 8
+    ews16 = eps[("EXCH16", "ews")]
+    assert ews16["version"] == "2016"
+    assert ews16["site"] == "HQ"
+    assert ews16["source"] == "ldap"
+    assert ews16["status"] == "critical"
+    assert ews16["checks"]["name_match"] is False
+    assert ews16["remediation"][0] == (
+        'Set-WebServicesVirtualDirectory -Identity "EXCH16\\EWS (Default Web Site)" '
+        f"-InternalUrl https://mail.contoso.com:{tls.port}/EWS/Exchange.asmx"
+    )
+    assert eps[("EXCH16", "autodiscover")]["site_scope"] == ["HQ"]
+    assert eps[("EXCH16", "autodiscover")]["remediation"][0].startswith(
+        "Set-ClientAccessService -Identity EXCH16 "
+    )
+    assert eps[("EXCH07", "autodiscover")]["remediation"][0].startswith(
+        "Set-ClientAccessServer -Identity EXCH07 "
+    )
+    assert eps[("EXCH07", "um")]["remediation"][0].startswith(
+        'Set-UMVirtualDirectory -Identity "EXCH07\\UnifiedMessaging (Default Web Site)" '
+    )
+    oab07 = eps[("EXCH07", "oab")]
+    assert oab07["status"] == "warning"
+    assert oab07["reasons"]["probe_ok"]["code"] == "plain_http"
+    owa10 = eps[("EXCH10", "owa")]
+    assert owa10["url"] == ""
+    assert owa10["reasons"]["probe_ok"]["code"] == "no_internal_url"
+    assert owa10["status"] == "warning"
+    assert eps[("EXCH10", "ews")]["external_url"] == "https://mail.contoso.com/EWS/Exchange.asmx"
+    assert LDAP_PASSWORD not in result.stdout + result.stderr
+
+
+def test_serve_keeps_endpoints_when_the_directory_goes_away(
+    make_slapd,
+    make_tls,
+    make_dns,
+    write_config,
+    root_file,
+    password_file,
+    ldap_tls_files,
+    issuing_ca: CA,
+    start_exporter,
+) -> None:
+    tls = make_tls("127.0.5.2", issuing_ca.issue("mail.contoso.com"))
+    slapd = make_slapd(organisation(port=tls.port))
+    dns = make_dns({f"exch{n}.contoso.local": ["127.0.5.2"] for n in ("07", "10", "16")})
+    path = write_config(
+        _config(slapd, tls.port, dns, root_file, password_file, ldap_tls_files["ca"])
+    )
+    exporter = start_exporter(path, "--log.level", "debug")
+    before = samples(exporter.get("/metrics")[1])
+    assert value(before, "exchange_discovery_success", source="ldap") == 1
+    count = len([k for k in before if k[0] == "exchange_internal_url_status"])
+    assert count == 15
+    slapd.stop()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        m = samples(exporter.get("/metrics")[1])
+        if value(m, "exchange_discovery_success", source="ldap") == 0:
+            break
+        time.sleep(0.2)
+    assert value(m, "exchange_discovery_success", source="ldap") == 0
+    assert len([k for k in m if k[0] == "exchange_internal_url_status"]) == count
+    assert value(m, "exchange_discovery_last_success_timestamp_seconds", source="ldap") == value(
+        before, "exchange_discovery_last_success_timestamp_seconds", source="ldap"
+    )
+    status = json.loads(exporter.get("/api/v1/status")[1])
+    (ldap,) = status["discovery"]
+    assert ldap["stale"] is True
+    assert ldap["reason"] == "unreachable"
+    page = exporter.get("/")[1]
+    assert "FAILING, using the last good inventory" in page
+    logs = exporter.logs()
+    for output in (logs, page, exporter.get("/metrics")[1], json.dumps(status)):
+        assert LDAP_PASSWORD not in output
