@@ -8,8 +8,6 @@ import subprocess
 import sys
 import time
 
-import yaml
-
 from exporter.lab.pki import CA
 from tests.ad_data import organisation
 from tests.conftest import LDAP_PASSWORD
