@@ -89,8 +89,14 @@ WEB = [
 ]
 
 
-def organisation(host: str = "{name}.contoso.local", port: int | None = None) -> list[Obj]:
-    """The org. URLs use ``host`` ({name} = the server's lower-case name) and ``port``."""
+def organisation(
+    host: str = "{name}.contoso.local",
+    port: int | None = None,
+    site_class: str = "container",
+    bulk: int = BULK_SERVERS,
+) -> list[Obj]:
+    """The org. URLs use ``host`` ({name} = the server's lower-case name) and ``port``.
+    ``site_class`` is "site" in a real AD (where CN=Sites and CN=Services already exist)."""
 
     def url(name: str, path: str) -> str:
         netloc = host.format(name=name.lower()) + (f":{port}" if port else "")
@@ -101,8 +107,8 @@ def organisation(host: str = "{name}.contoso.local", port: int | None = None) ->
     legacy = f"CN=First Administrative Group\\, Legacy,CN=Administrative Groups,{org}"
     objs = [
         _container(f"CN=Sites,{CONFIG_DN}"),
-        _container(f"CN=HQ,CN=Sites,{CONFIG_DN}"),
-        _container(f"CN=Branch,CN=Sites,{CONFIG_DN}"),
+        Obj(f"CN=HQ,CN=Sites,{CONFIG_DN}", [site_class]),
+        Obj(f"CN=Branch,CN=Sites,{CONFIG_DN}", [site_class]),
         _container(f"CN=Services,{CONFIG_DN}"),
         _container(f"CN=Microsoft Exchange,CN=Services,{CONFIG_DN}"),
         _container(org),
@@ -193,7 +199,7 @@ def organisation(host: str = "{name}.contoso.local", port: int | None = None) ->
         )
     )
     # Bulk 2016 servers in Branch: 1100 virtual directories in all.
-    for n in range(BULK_SERVERS):
+    for n in range(bulk):
         name = f"BULK{n:03d}"
         dn = f"CN={name},{servers}"
         objs += _server(servers, name, "Version 15.1 (Build 2507.6)", 2, "Branch")

@@ -84,6 +84,27 @@ def test_discovery_reads_what_outlook_reads(
     assert by_key[("EXCH07", Component.UM)].server.name == "EXCH07"
 
 
+def test_unpaged_search_really_stops_at_1000(
+    org_slapd, tmp_path, password_file, ldap_tls_files
+) -> None:
+    """Negative control for paging: without paging the directory stops at 1000 entries,
+    so reading all 1,100+ virtual directories above proves the pages were followed."""
+    from ldap3 import SUBTREE, Connection, Server
+
+    from exporter.discovery.ldap import VDIR_FILTER
+
+    conn = Connection(
+        Server("127.0.0.1", port=org_slapd.port),
+        user=BIND_DN,
+        password=LDAP_PASSWORD,
+        auto_bind=True,
+    )
+    conn.search(CONFIG_DN, VDIR_FILTER, search_scope=SUBTREE, attributes=["cn"])
+    assert conn.result["description"] == "sizeLimitExceeded"
+    assert len(conn.response) == 1000
+    conn.unbind()
+
+
 def test_starttls(org_slapd, tmp_path, password_file, ldap_tls_files) -> None:
     config = ldap_config(
         tmp_path,
