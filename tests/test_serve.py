@@ -376,3 +376,30 @@ def test_concurrent_scrapes_during_reloads_never_fail(kb_lab, start_exporter) ->
     for t in threads:
         t.join(60)
     assert errors == []
+
+
+def test_json_logs_one_line_per_refresh(kb_lab, start_exporter) -> None:
+    path, _, _ = kb_lab
+    exporter = start_exporter(path, "--log.format", "json", "--log.level", "debug")
+    exporter.terminate()
+    events = [json.loads(line) for line in exporter.logs().splitlines()]
+    refresh = [e for e in events if e["msg"] == "refresh complete"]
+    assert refresh
+    assert refresh[0]["level"] == "info"
+    assert refresh[0]["endpoints"] == 4
+    assert refresh[0]["critical"] == 3
+    assert refresh[0]["ok"] == 1
+    assert "duration_seconds" in refresh[0]
+    problems = [e for e in events if e["msg"] == "endpoint problem"]
+    assert {(e["server"], e["component"]) for e in problems} == {
+        ("EXCH01", "autodiscover"), ("EXCH01", "ews"), ("EXCH01", "oab")}
+    assert all(e["level"] == "debug" and e["ts"].endswith("Z") for e in problems)
+
+
+def test_logfmt_quotes_values(kb_lab, start_exporter) -> None:
+    path, _, _ = kb_lab
+    exporter = start_exporter(path)
+    exporter.terminate()
+    line = next(x for x in exporter.logs().splitlines() if "refresh complete" in x)
+    assert line.startswith("ts=")
+    assert ' level=info msg="refresh complete" endpoints=4 ' in line
