@@ -392,7 +392,10 @@ def test_json_logs_one_line_per_refresh(kb_lab, start_exporter) -> None:
     assert "duration_seconds" in refresh[0]
     problems = [e for e in events if e["msg"] == "endpoint problem"]
     assert {(e["server"], e["component"]) for e in problems} == {
-        ("EXCH01", "autodiscover"), ("EXCH01", "ews"), ("EXCH01", "oab")}
+        ("EXCH01", "autodiscover"),
+        ("EXCH01", "ews"),
+        ("EXCH01", "oab"),
+    }
     assert all(e["level"] == "debug" and e["ts"].endswith("Z") for e in problems)
 
 
