@@ -16,11 +16,13 @@ Exposition, per endpoint (labels ``server``, ``component``)::
     exchange_internal_url_info{server,component,url,host,suggested_url,version,site} 1
     exchange_internal_url_problem_info{server,component,check,reason} 1
     exchange_certificate_info{server,component,subject,issuer,serial,fingerprint_sha256} 1
+    exchange_internal_url_remediation_info{server,component,step="01",kind="command",text="Set-..."} 1
 
 and for the exporter: ``exchange_discovery_success{source}``,
 ``exchange_discovery_last_success_timestamp_seconds{source}``,
 ``exchange_exporter_last_refresh_timestamp_seconds``,
 ``exchange_exporter_refresh_duration_seconds``,
+``exchange_exporter_refresh_interval_seconds``,
 ``exchange_exporter_config_last_reload_successful``,
 ``exchange_exporter_config_last_reload_success_timestamp_seconds``,
 ``exchange_exporter_build_info{version}``.
@@ -68,6 +70,7 @@ class ExporterState:
     snapshot: Snapshot | None
     reload_ok: bool
     reload_success_time: float | None
+    interval: float
 
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
@@ -104,6 +107,12 @@ class SnapshotCollector(Collector):
             )
             reload_time.add_metric([], state.reload_success_time)
             yield reload_time
+        interval = GaugeMetricFamily(
+            "exchange_exporter_refresh_interval_seconds",
+            "Configured time between background refreshes.",
+        )
+        interval.add_metric([], state.interval)
+        yield interval
         if state.snapshot is not None:
             yield from self._snapshot(state.snapshot)
 
@@ -178,6 +187,12 @@ class SnapshotCollector(Collector):
             "Always 1; one series per failed or unjudged check, with its reason.",
             [*ENDPOINT_LABELS, "check", "reason"],
         )
+        fix = _gauge(
+            "exchange_internal_url_remediation_info",
+            "Always 1; one series per remediation step, in order (step), with the "
+            "complete command or instruction (text).",
+            [*ENDPOINT_LABELS, "step", "kind", "text"],
+        )
         cert = _gauge(
             "exchange_certificate_info",
             "Always 1; the presented leaf certificate.",
@@ -214,6 +229,8 @@ class SnapshotCollector(Collector):
                 ],
                 1,
             )
+            for number, step in enumerate(report.remediation.steps, start=1):
+                fix.add_metric([*labels, f"{number:02d}", step.kind.value, step.text], 1)
             leaf = verdict.leaf
             if leaf is not None and verdict.not_after and verdict.chain_not_after:
                 not_after.add_metric(labels, verdict.not_after.timestamp())
@@ -230,5 +247,6 @@ class SnapshotCollector(Collector):
             status,
             info,
             problem,
+            fix,
             cert,
         )

@@ -57,7 +57,12 @@ class Refresher:
 
     def state(self) -> ExporterState:
         with self._lock:
-            return ExporterState(self._snapshot, self._reload_ok, self._reload_success_time)
+            return ExporterState(
+                self._snapshot,
+                self._reload_ok,
+                self._reload_success_time,
+                self._config.probe.interval,
+            )
 
     def start(self) -> None:
         self._thread.start()
