@@ -36,23 +36,41 @@ def series(name: str, values: str, **items: str) -> dict[str, str]:
 
 
 def info(server: str, component: str, url: str, suggested: str = "", host: str = "") -> dict:
-    return series("exchange_internal_url_info", "1x200", server=server, component=component,
-                  url=url, host=host or url.split("/")[2], suggested_url=suggested,
-                  version="2016", site="HQ")
+    return series(
+        "exchange_internal_url_info",
+        "1x200",
+        server=server,
+        component=component,
+        url=url,
+        host=host or url.split("/")[2],
+        suggested_url=suggested,
+        version="2016",
+        site="HQ",
+    )
 
 
 def run_promtool(tmp_path: Path, tests: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
     shutil.copy(RULES, tmp_path / "rules.yml")
-    (tmp_path / "test.yml").write_text(yaml.safe_dump(
-        {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": tests},
-        sort_keys=False, width=1000))
-    return subprocess.run([PROMTOOL, "test", "rules", str(tmp_path / "test.yml")],
-                          capture_output=True, text=True, check=False, timeout=60)
+    (tmp_path / "test.yml").write_text(
+        yaml.safe_dump(
+            {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": tests},
+            sort_keys=False,
+            width=1000,
+        )
+    )
+    return subprocess.run(
+        [PROMTOOL, "test", "rules", str(tmp_path / "test.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
 
 
 def test_rules_are_valid() -> None:
-    result = subprocess.run([PROMTOOL, "check", "rules", str(RULES)], capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS: 9 rules found" in result.stdout
 
@@ -60,18 +78,28 @@ def test_rules_are_valid() -> None:
 def test_every_contract_alert_exists() -> None:
     names = [r["alert"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]]
     assert names == [
-        "ExchangeInternalUrlCertNameMismatch", "ExchangeInternalUrlCertIssuerUntrusted",
-        "ExchangeInternalUrlCertDateInvalid", "ExchangeInternalUrlCertExpiringSoon",
-        "ExchangeInternalUrlCertExpiryCritical", "ExchangeInternalUrlDnsMismatch",
-        "ExchangeInternalUrlProbeFailing", "ExchangeDiscoveryFailing", "ExchangeExporterStale",
+        "ExchangeInternalUrlCertNameMismatch",
+        "ExchangeInternalUrlCertIssuerUntrusted",
+        "ExchangeInternalUrlCertDateInvalid",
+        "ExchangeInternalUrlCertExpiringSoon",
+        "ExchangeInternalUrlCertExpiryCritical",
+        "ExchangeInternalUrlDnsMismatch",
+        "ExchangeInternalUrlProbeFailing",
+        "ExchangeDiscoveryFailing",
+        "ExchangeExporterStale",
     ]
 
 
 PATHS = {
-    Component.AUTODISCOVER: "/Autodiscover/Autodiscover.xml", Component.EWS: "/EWS/Exchange.asmx",
-    Component.OAB: "/OAB", Component.UM: "/UnifiedMessaging/Service.asmx",
-    Component.OWA: "/owa", Component.ECP: "/ecp", Component.EAS: "/Microsoft-Server-ActiveSync",
-    Component.MAPI: "/mapi", Component.OUTLOOK_ANYWHERE: "/rpc/rpcproxy.dll",
+    Component.AUTODISCOVER: "/Autodiscover/Autodiscover.xml",
+    Component.EWS: "/EWS/Exchange.asmx",
+    Component.OAB: "/OAB",
+    Component.UM: "/UnifiedMessaging/Service.asmx",
+    Component.OWA: "/owa",
+    Component.ECP: "/ecp",
+    Component.EAS: "/Microsoft-Server-ActiveSync",
+    Component.MAPI: "/mapi",
+    Component.OUTLOOK_ANYWHERE: "/rpc/rpcproxy.dll",
 }
 
 
@@ -84,8 +112,9 @@ def test_name_mismatch_carries_the_exact_fix(tmp_path: Path, component: Componen
     steps = [set_url_command("EXCH01", component, version, value)]
     if component is Component.AUTODISCOVER:
         steps.append(recycle_autodiscover_command("exch01.contoso.local"))
-    steps.append('Add-DnsServerResourceRecordA -ZoneName "contoso.com" -Name "mail" '
-                 "-IPv4Address 10.0.0.21")
+    steps.append(
+        'Add-DnsServerResourceRecordA -ZoneName "contoso.com" -Name "mail" -IPv4Address 10.0.0.21'
+    )
     ep = {"server": "EXCH01", "component": component.value}
     healthy = {"server": "EXCH02", "component": component.value}
     input_series = [
@@ -93,194 +122,376 @@ def test_name_mismatch_carries_the_exact_fix(tmp_path: Path, component: Componen
         series("exchange_internal_url_cert_match", "1x30", **healthy),
         info("EXCH01", component.value, url, suggested),
         info("EXCH02", component.value, url.replace("exch01", "exch02"), ""),
-        *[series("exchange_internal_url_remediation_info", "1x30", **ep, step=f"{n:02d}",
-                 kind="command", text=text) for n, text in enumerate(steps, start=1)],
+        *[
+            series(
+                "exchange_internal_url_remediation_info",
+                "1x30",
+                **ep,
+                step=f"{n:02d}",
+                kind="command",
+                text=text,
+            )
+            for n, text in enumerate(steps, start=1)
+        ],
     ]
     expected = {
         "summary": f"Outlook warns on EXCH01 {component.value}: the certificate does not "
-                   "name exch01.contoso.local",
+        "name exch01.contoso.local",
         "description": f'Domain-joined Outlook clients that use {url} get "The name of the '
-                       'security certificate is invalid or does not match the name of the '
-                       'site" (Microsoft KB 940726): the certificate EXCH01 presents does not '
-                       f"name exch01.contoso.local. Move the internal URL to {suggested}, a "
-                       "name the certificate carries.",
+        "security certificate is invalid or does not match the name of the "
+        'site" (Microsoft KB 940726): the certificate EXCH01 presents does not '
+        f"name exch01.contoso.local. Move the internal URL to {suggested}, a "
+        "name the certificate carries.",
         "remediation": "".join(f"{s}\n" for s in steps),
     }
-    result = run_promtool(tmp_path, [{
-        "interval": "1m", "input_series": input_series,
-        "alert_rule_test": [
-            {"eval_time": "5m", "alertname": "ExchangeInternalUrlCertNameMismatch",
-             "exp_alerts": []},  # not yet: for 10m
-            {"eval_time": "15m", "alertname": "ExchangeInternalUrlCertNameMismatch",
-             "exp_alerts": [{"exp_labels": {**ep, "severity": "critical",
-                                            "url": url, "host": "exch01.contoso.local",
-                                            "suggested_url": suggested, "version": "2016",
-                                            "site": "HQ"},
-                             "exp_annotations": expected}]},
-        ]}])
+    result = run_promtool(
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": input_series,
+                "alert_rule_test": [
+                    {
+                        "eval_time": "5m",
+                        "alertname": "ExchangeInternalUrlCertNameMismatch",
+                        "exp_alerts": [],
+                    },  # not yet: for 10m
+                    {
+                        "eval_time": "15m",
+                        "alertname": "ExchangeInternalUrlCertNameMismatch",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    **ep,
+                                    "severity": "critical",
+                                    "url": url,
+                                    "host": "exch01.contoso.local",
+                                    "suggested_url": suggested,
+                                    "version": "2016",
+                                    "site": "HQ",
+                                },
+                                "exp_annotations": expected,
+                            }
+                        ],
+                    },
+                ],
+            }
+        ],
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _single(tmp_path, alertname, input_series, eval_time, exp_labels, exp_annotations,
-            early: str | None = None):
+def _single(
+    tmp_path,
+    alertname,
+    input_series,
+    eval_time,
+    exp_labels,
+    exp_annotations,
+    early: str | None = None,
+):
     tests = []
     if early:
         tests.append({"eval_time": early, "alertname": alertname, "exp_alerts": []})
-    tests.append({"eval_time": eval_time, "alertname": alertname,
-                  "exp_alerts": [{"exp_labels": exp_labels,
-                                  "exp_annotations": exp_annotations}]})
-    result = run_promtool(tmp_path, [{"interval": "1m", "input_series": input_series,
-                                      "alert_rule_test": tests}])
+    tests.append(
+        {
+            "eval_time": eval_time,
+            "alertname": alertname,
+            "exp_alerts": [{"exp_labels": exp_labels, "exp_annotations": exp_annotations}],
+        }
+    )
+    result = run_promtool(
+        tmp_path, [{"interval": "1m", "input_series": input_series, "alert_rule_test": tests}]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 EP = {"server": "EXCH01", "component": "ews"}
 URL = "https://mail.contoso.com/EWS/Exchange.asmx"
-JOINED = {**EP, "url": URL, "host": "mail.contoso.com", "version": "2016",  # "" = no label
-          "site": "HQ"}
+JOINED = {
+    **EP,
+    "url": URL,
+    "host": "mail.contoso.com",
+    "version": "2016",  # "" = no label
+    "site": "HQ",
+}
 FIX = "Renew certificate 1BAB on EXCH01, then Enable-ExchangeCertificate -Server EXCH01"
 
 
 def _base(metric: str, bad: str) -> list[dict]:
-    return [series(metric, bad, **EP),
-            series(metric, "1x200", server="EXCH02", component="ews"),
-            info("EXCH01", "ews", URL), info("EXCH02", "ews", URL.replace("mail", "mail2")),
-            series("exchange_internal_url_remediation_info", "1x200", **EP, step="01",
-                   kind="advice", text=FIX)]
+    return [
+        series(metric, bad, **EP),
+        series(metric, "1x200", server="EXCH02", component="ews"),
+        info("EXCH01", "ews", URL),
+        info("EXCH02", "ews", URL.replace("mail", "mail2")),
+        series(
+            "exchange_internal_url_remediation_info",
+            "1x200",
+            **EP,
+            step="01",
+            kind="advice",
+            text=FIX,
+        ),
+    ]
 
 
 def test_issuer_untrusted(tmp_path: Path) -> None:
-    _single(tmp_path, "ExchangeInternalUrlCertIssuerUntrusted", [
-        *_base("exchange_internal_url_cert_issuer_trusted", "0x30"),
-        series("exchange_internal_url_problem_info", "1x30", **EP, check="issuer_trusted",
-               reason="incomplete_chain")],
-        "15m", {**JOINED, "severity": "critical"},
-        {"summary": "Outlook warns on EXCH01 ews: the certificate's issuer is not trusted",
-         "description": f"Domain-joined Outlook clients that use {URL} get a certificate "
-                        "warning: the chain EXCH01 presents does not build to a trusted root "
-                        "(incomplete_chain).",
-         "remediation": FIX + "\n"}, early="5m")
+    _single(
+        tmp_path,
+        "ExchangeInternalUrlCertIssuerUntrusted",
+        [
+            *_base("exchange_internal_url_cert_issuer_trusted", "0x30"),
+            series(
+                "exchange_internal_url_problem_info",
+                "1x30",
+                **EP,
+                check="issuer_trusted",
+                reason="incomplete_chain",
+            ),
+        ],
+        "15m",
+        {**JOINED, "severity": "critical"},
+        {
+            "summary": "Outlook warns on EXCH01 ews: the certificate's issuer is not trusted",
+            "description": f"Domain-joined Outlook clients that use {URL} get a certificate "
+            "warning: the chain EXCH01 presents does not build to a trusted root "
+            "(incomplete_chain).",
+            "remediation": FIX + "\n",
+        },
+        early="5m",
+    )
 
 
 def test_date_invalid(tmp_path: Path) -> None:
-    _single(tmp_path, "ExchangeInternalUrlCertDateInvalid", [
-        *_base("exchange_internal_url_cert_date_valid", "0x30"),
-        series("exchange_internal_url_problem_info", "1x30", **EP, check="date_valid",
-               reason="expired")],
-        "15m", {**JOINED, "severity": "critical"},
-        {"summary": "Outlook warns on EXCH01 ews: the certificate is expired or not yet valid",
-         "description": f"Domain-joined Outlook clients that use {URL} get a certificate "
-                        "warning: the certificate EXCH01 presents is outside its validity "
-                        "(expired).",
-         "remediation": FIX + "\n"})
+    _single(
+        tmp_path,
+        "ExchangeInternalUrlCertDateInvalid",
+        [
+            *_base("exchange_internal_url_cert_date_valid", "0x30"),
+            series(
+                "exchange_internal_url_problem_info",
+                "1x30",
+                **EP,
+                check="date_valid",
+                reason="expired",
+            ),
+        ],
+        "15m",
+        {**JOINED, "severity": "critical"},
+        {
+            "summary": "Outlook warns on EXCH01 ews: the certificate is expired or not yet valid",
+            "description": f"Domain-joined Outlook clients that use {URL} get a certificate "
+            "warning: the certificate EXCH01 presents is outside its validity "
+            "(expired).",
+            "remediation": FIX + "\n",
+        },
+    )
 
 
 def _expiry_series(leaf_days: float, chain_days: float) -> list[dict]:
     # time() is 0 at the start of a promtool test; values are notAfter timestamps.
-    return [series("exchange_internal_url_cert_not_after_timestamp_seconds",
-                   f"{int(leaf_days * DAY)}x200", **EP),
-            series("exchange_internal_url_chain_not_after_timestamp_seconds",
-                   f"{int(chain_days * DAY)}x200", **EP),
-            series("exchange_internal_url_cert_not_after_timestamp_seconds",
-                   f"{400 * DAY}x200", server="EXCH02", component="ews"),
-            series("exchange_internal_url_chain_not_after_timestamp_seconds",
-                   f"{400 * DAY}x200", server="EXCH02", component="ews"),
-            info("EXCH01", "ews", URL), info("EXCH02", "ews", URL.replace("mail", "mail2")),
-            series("exchange_internal_url_remediation_info", "1x200", **EP, step="01",
-                   kind="advice", text=FIX)]
+    return [
+        series(
+            "exchange_internal_url_cert_not_after_timestamp_seconds",
+            f"{int(leaf_days * DAY)}x200",
+            **EP,
+        ),
+        series(
+            "exchange_internal_url_chain_not_after_timestamp_seconds",
+            f"{int(chain_days * DAY)}x200",
+            **EP,
+        ),
+        series(
+            "exchange_internal_url_cert_not_after_timestamp_seconds",
+            f"{400 * DAY}x200",
+            server="EXCH02",
+            component="ews",
+        ),
+        series(
+            "exchange_internal_url_chain_not_after_timestamp_seconds",
+            f"{400 * DAY}x200",
+            server="EXCH02",
+            component="ews",
+        ),
+        info("EXCH01", "ews", URL),
+        info("EXCH02", "ews", URL.replace("mail", "mail2")),
+        series(
+            "exchange_internal_url_remediation_info",
+            "1x200",
+            **EP,
+            step="01",
+            kind="advice",
+            text=FIX,
+        ),
+    ]
 
 
 def test_leaf_expiring_soon(tmp_path: Path) -> None:
     # At 2h the leaf has 20 days left minus 2h.
-    _single(tmp_path, "ExchangeInternalUrlCertExpiringSoon", _expiry_series(20, 20), "2h",
-            {**JOINED, "severity": "warning", "certificate": "leaf"},
-            {"summary": "The leaf certificate on EXCH01 ews expires in 19d 22h 0m 0s",
-             "description": f"The certificate that EXCH01 presents on {URL} expires in "
-                            "19d 22h 0m 0s; after that every Outlook client warns.",
-             "remediation": FIX + "\n"}, early="30m")
+    _single(
+        tmp_path,
+        "ExchangeInternalUrlCertExpiringSoon",
+        _expiry_series(20, 20),
+        "2h",
+        {**JOINED, "severity": "warning", "certificate": "leaf"},
+        {
+            "summary": "The leaf certificate on EXCH01 ews expires in 19d 22h 0m 0s",
+            "description": f"The certificate that EXCH01 presents on {URL} expires in "
+            "19d 22h 0m 0s; after that every Outlook client warns.",
+            "remediation": FIX + "\n",
+        },
+        early="30m",
+    )
 
 
 def test_chain_expiring_soon_is_reported_as_chain(tmp_path: Path) -> None:
-    _single(tmp_path, "ExchangeInternalUrlCertExpiringSoon", _expiry_series(300, 20), "2h",
-            {**JOINED, "severity": "warning", "certificate": "chain"},
-            {"summary": "The chain certificate on EXCH01 ews expires in 19d 22h 0m 0s",
-             "description": "The earliest-expiring certificate in the chain that EXCH01 "
-                            f"presents on {URL} expires in 19d 22h 0m 0s; after that every "
-                            "Outlook client warns.",
-             "remediation": FIX + "\n"})
+    _single(
+        tmp_path,
+        "ExchangeInternalUrlCertExpiringSoon",
+        _expiry_series(300, 20),
+        "2h",
+        {**JOINED, "severity": "warning", "certificate": "chain"},
+        {
+            "summary": "The chain certificate on EXCH01 ews expires in 19d 22h 0m 0s",
+            "description": "The earliest-expiring certificate in the chain that EXCH01 "
+            f"presents on {URL} expires in 19d 22h 0m 0s; after that every "
+            "Outlook client warns.",
+            "remediation": FIX + "\n",
+        },
+    )
 
 
 def test_expiry_critical(tmp_path: Path) -> None:
-    _single(tmp_path, "ExchangeInternalUrlCertExpiryCritical", _expiry_series(3, 3), "20m",
-            {**JOINED, "severity": "critical", "certificate": "leaf"},
-            {"summary": "The leaf certificate on EXCH01 ews expires in 2d 23h 40m 0s",
-             "description": f"The certificate that EXCH01 presents on {URL} expires in "
-                            "2d 23h 40m 0s; after that every Outlook client warns. Renew it now.",
-             "remediation": FIX + "\n"})
+    _single(
+        tmp_path,
+        "ExchangeInternalUrlCertExpiryCritical",
+        _expiry_series(3, 3),
+        "20m",
+        {**JOINED, "severity": "critical", "certificate": "leaf"},
+        {
+            "summary": "The leaf certificate on EXCH01 ews expires in 2d 23h 40m 0s",
+            "description": f"The certificate that EXCH01 presents on {URL} expires in "
+            "2d 23h 40m 0s; after that every Outlook client warns. Renew it now.",
+            "remediation": FIX + "\n",
+        },
+    )
 
 
 def test_dns_mismatch(tmp_path: Path) -> None:
-    dns_fix = 'Add-DnsServerResourceRecordA -ZoneName "contoso.com" -Name "mail" -IPv4Address 10.0.0.21'
+    dns_fix = (
+        'Add-DnsServerResourceRecordA -ZoneName "contoso.com" -Name "mail" -IPv4Address 10.0.0.21'
+    )
     input_series = _base("exchange_internal_url_dns_match", "0x30")
-    input_series[-1] = series("exchange_internal_url_remediation_info", "1x30", **EP, step="01",
-                              kind="dns", text=dns_fix)
-    input_series.append(series("exchange_internal_url_problem_info", "1x30", **EP,
-                               check="dns_match", reason="nxdomain"))
-    _single(tmp_path, "ExchangeInternalUrlDnsMismatch", input_series, "20m",
-            {**JOINED, "severity": "warning"},
-            {"summary": "mail.contoso.com does not resolve to EXCH01 in internal DNS",
-             "description": f"Internal clients resolving mail.contoso.com (from {URL}) do not "
-                            "reach EXCH01 (nxdomain).",
-             "remediation": dns_fix + "\n"}, early="10m")
+    input_series[-1] = series(
+        "exchange_internal_url_remediation_info", "1x30", **EP, step="01", kind="dns", text=dns_fix
+    )
+    input_series.append(
+        series(
+            "exchange_internal_url_problem_info", "1x30", **EP, check="dns_match", reason="nxdomain"
+        )
+    )
+    _single(
+        tmp_path,
+        "ExchangeInternalUrlDnsMismatch",
+        input_series,
+        "20m",
+        {**JOINED, "severity": "warning"},
+        {
+            "summary": "mail.contoso.com does not resolve to EXCH01 in internal DNS",
+            "description": f"Internal clients resolving mail.contoso.com (from {URL}) do not "
+            "reach EXCH01 (nxdomain).",
+            "remediation": dns_fix + "\n",
+        },
+        early="10m",
+    )
 
 
 def test_probe_failing(tmp_path: Path) -> None:
-    _single(tmp_path, "ExchangeInternalUrlProbeFailing", [
-        *_base("exchange_internal_url_probe_success", "0x60"),
-        series("exchange_internal_url_problem_info", "1x60", **EP, check="probe_ok",
-               reason="timeout")],
-        "40m", {**JOINED, "severity": "warning"},
-        {"summary": "No TLS handshake with EXCH01 for ews",
-         "description": f"The exporter has not completed a TLS handshake on {URL} for 30 "
-                        "minutes (timeout): its certificate cannot be judged, and clients may "
-                        "not reach it either."}, early="20m")
+    _single(
+        tmp_path,
+        "ExchangeInternalUrlProbeFailing",
+        [
+            *_base("exchange_internal_url_probe_success", "0x60"),
+            series(
+                "exchange_internal_url_problem_info",
+                "1x60",
+                **EP,
+                check="probe_ok",
+                reason="timeout",
+            ),
+        ],
+        "40m",
+        {**JOINED, "severity": "warning"},
+        {
+            "summary": "No TLS handshake with EXCH01 for ews",
+            "description": f"The exporter has not completed a TLS handshake on {URL} for 30 "
+            "minutes (timeout): its certificate cannot be judged, and clients may "
+            "not reach it either.",
+        },
+        early="20m",
+    )
 
 
 def test_discovery_failing(tmp_path: Path) -> None:
-    _single(tmp_path, "ExchangeDiscoveryFailing", [
-        series("exchange_discovery_success", "0x60", source="ldap"),
-        series("exchange_discovery_success", "1x60", source="static")],
-        "40m", {"source": "ldap", "severity": "warning"},
-        {"summary": "Exchange discovery from ldap is failing",
-         "description": "The exporter cannot read the Exchange inventory from ldap; it keeps "
-                        "probing the last good inventory, so new or changed URLs go unchecked. "
-                        "The reason is on the exporter's page and in /api/v1/status."})
+    _single(
+        tmp_path,
+        "ExchangeDiscoveryFailing",
+        [
+            series("exchange_discovery_success", "0x60", source="ldap"),
+            series("exchange_discovery_success", "1x60", source="static"),
+        ],
+        "40m",
+        {"source": "ldap", "severity": "warning"},
+        {
+            "summary": "Exchange discovery from ldap is failing",
+            "description": "The exporter cannot read the Exchange inventory from ldap; it keeps "
+            "probing the last good inventory, so new or changed URLs go unchecked. "
+            "The reason is on the exporter's page and in /api/v1/status.",
+        },
+    )
 
 
 def test_exporter_stale(tmp_path: Path) -> None:
     stale = {"job": "exchange-cert", "instance": "a:9940"}
     fresh = {"job": "exchange-cert", "instance": "b:9940"}
-    _single(tmp_path, "ExchangeExporterStale", [
-        # a: refreshed at t=0 and never again; b: refreshes every minute.
-        series("exchange_exporter_last_refresh_timestamp_seconds", "0x60", **stale),
-        series("exchange_exporter_last_refresh_timestamp_seconds", "0+60x60", **fresh),
-        series("exchange_exporter_refresh_interval_seconds", "60x60", **stale),
-        series("exchange_exporter_refresh_interval_seconds", "60x60", **fresh)],
-        "30m", {**stale, "severity": "warning"},
-        {"summary": "exchange-cert-exporter a:9940 is not refreshing",
-         "description": "exchange-cert-exporter at a:9940 is down or has not completed a "
-                        "refresh for more than three intervals: its certificate verdicts are "
-                        "out of date."}, early="8m")
+    _single(
+        tmp_path,
+        "ExchangeExporterStale",
+        [
+            # a: refreshed at t=0 and never again; b: refreshes every minute.
+            series("exchange_exporter_last_refresh_timestamp_seconds", "0x60", **stale),
+            series("exchange_exporter_last_refresh_timestamp_seconds", "0+60x60", **fresh),
+            series("exchange_exporter_refresh_interval_seconds", "60x60", **stale),
+            series("exchange_exporter_refresh_interval_seconds", "60x60", **fresh),
+        ],
+        "30m",
+        {**stale, "severity": "warning"},
+        {
+            "summary": "exchange-cert-exporter a:9940 is not refreshing",
+            "description": "exchange-cert-exporter at a:9940 is down or has not completed a "
+            "refresh for more than three intervals: its certificate verdicts are "
+            "out of date.",
+        },
+        early="8m",
+    )
 
 
 def test_exporter_down_is_stale_too(tmp_path: Path) -> None:
     target = {"job": "exchange-cert", "instance": "a:9940"}
-    _single(tmp_path, "ExchangeExporterStale", [
-        series("up", "1x10 0x50", **target),
-        series("exchange_exporter_build_info", "1x10", **target, version="0.1.0"),
-        series("up", "1x60", job="node", instance="n:9100")],
-        "30m", {**target, "severity": "warning"},
-        {"summary": "exchange-cert-exporter a:9940 is not refreshing",
-         "description": "exchange-cert-exporter at a:9940 is down or has not completed a "
-                        "refresh for more than three intervals: its certificate verdicts are "
-                        "out of date."})
+    _single(
+        tmp_path,
+        "ExchangeExporterStale",
+        [
+            series("up", "1x10 0x50", **target),
+            series("exchange_exporter_build_info", "1x10", **target, version="0.1.0"),
+            series("up", "1x60", job="node", instance="n:9100"),
+        ],
+        "30m",
+        {**target, "severity": "warning"},
+        {
+            "summary": "exchange-cert-exporter a:9940 is not refreshing",
+            "description": "exchange-cert-exporter at a:9940 is down or has not completed a "
+            "refresh for more than three intervals: its certificate verdicts are "
+            "out of date.",
+        },
+    )

@@ -43,6 +43,12 @@ class TlsServer:
         context.load_cert_chain(cert, key)
         return context
 
+    def replace_certificate(self, default: tuple[Path, Path]) -> None:
+        """Serve another certificate from the next handshake on (an admin's fix)."""
+        context = self._context(*default)
+        context.sni_callback = self._pick
+        self._default = context
+
     def _pick(self, sslobj: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
         self.sni_seen.append(name)
         if name in self._by_sni:

@@ -16,7 +16,8 @@ Exposition, per endpoint (labels ``server``, ``component``)::
     exchange_internal_url_info{server,component,url,host,suggested_url,version,site} 1
     exchange_internal_url_problem_info{server,component,check,reason} 1
     exchange_certificate_info{server,component,subject,issuer,serial,fingerprint_sha256} 1
-    exchange_internal_url_remediation_info{server,component,step="01",kind="command",text="Set-..."} 1
+    exchange_internal_url_remediation_info{server,component,step="01",kind="command",
+                                           text="Set-WebServicesVirtualDirectory ..."} 1
 
 and for the exporter: ``exchange_discovery_success{source}``,
 ``exchange_discovery_last_success_timestamp_seconds{source}``,

@@ -1,0 +1,176 @@
+"""The whole alerting path with real processes on loopback: the KB 940726 lab,
+`serve`, Prometheus with the shipped rules (short `for:` in the test's copy),
+Alertmanager with the shipped template, and a receiver run by the test. The
+page arrives with the exact command; after the certificate is fixed in the lab,
+the resolved notification arrives. Every dashboard query returns data."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exporter.lab.pki import CA
+from tests.conftest import lab_config
+from tests.peers.prometheus import Alertmanager, Prometheus, Receiver
+
+ROOT = Path(__file__).parent.parent
+RULES = ROOT / "alerts" / "exchange-certificates.rules.yml"
+TEMPLATE = ROOT / "alerts" / "exchange-certificates.tmpl"
+
+
+def fast_rules(tmp_path: Path) -> Path:
+    data = yaml.safe_load(RULES.read_text())
+    for group in data["groups"]:
+        group["interval"] = "1s"
+        for rule in group["rules"]:
+            rule["for"] = "0s"
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, width=1000))
+    return path
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def test_page_carries_the_fix_and_resolves(
+    tmp_path, make_tls, make_dns, write_config, root_file, issuing_ca: CA, start_exporter, receiver
+) -> None:
+    start = time.monotonic()
+    mail = issuing_ca.issue("mail.contoso.com")
+    tls = make_tls("127.0.6.1", mail)
+    dns = make_dns({"exch01.contoso.local": ["127.0.6.1"], "mail.contoso.com": ["127.0.6.1"]})
+    config = lab_config(
+        [
+            {
+                "name": "EXCH01",
+                "fqdn": "exch01.contoso.local",
+                "version": "2019",
+                "urls": {"ews": f"https://exch01.contoso.local:{tls.port}/EWS/Exchange.asmx"},
+            }
+        ],
+        dns,
+        [root_file],
+    )
+    config["probe"] = {"interval": "2s", "timeout": "1s", "concurrency": 4}
+    exporter = start_exporter(write_config(config))
+    am = Alertmanager(
+        tmp_path / "am",
+        {
+            "route": {
+                "receiver": "oncall",
+                "group_by": ["alertname", "server", "component"],
+                "group_wait": "1s",
+                "group_interval": "1s",
+                "repeat_interval": "1h",
+            },
+            "receivers": [
+                {
+                    "name": "oncall",
+                    "webhook_configs": [
+                        {"url": f"http://127.0.0.1:{receiver.port}/webhook", "send_resolved": True}
+                    ],
+                    "slack_configs": [
+                        {
+                            "api_url": f"http://127.0.0.1:{receiver.port}/slack",
+                            "channel": "#exchange",
+                            "send_resolved": True,
+                            "title": '{{ template "exchange.certificates.title" . }}',
+                            "text": '{{ template "exchange.certificates.text" . }}',
+                        }
+                    ],
+                }
+            ],
+            "templates": [str(TEMPLATE)],
+        },
+    )
+    prometheus = Prometheus(
+        tmp_path / "prom",
+        {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "alerting": {
+                "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am.port}"]}]}]
+            },
+            "scrape_configs": [
+                {
+                    "job_name": "exchange-cert",
+                    "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}],
+                }
+            ],
+        },
+        [fast_rules(tmp_path)],
+    )
+    try:
+        command = (
+            'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
+            f"-InternalUrl https://mail.contoso.com:{tls.port}/EWS/Exchange.asmx"
+        )
+
+        def firing(path, body):
+            return (
+                path == "/webhook"
+                and body["status"] == "firing"
+                and any(
+                    a["labels"]["alertname"] == "ExchangeInternalUrlCertNameMismatch"
+                    for a in body["alerts"]
+                )
+            )
+
+        _, body = receiver.wait_for(firing, timeout=60)
+        (alert,) = [
+            a
+            for a in body["alerts"]
+            if a["labels"]["alertname"] == "ExchangeInternalUrlCertNameMismatch"
+        ]
+        assert alert["labels"]["server"] == "EXCH01"
+        assert alert["labels"]["component"] == "ews"
+        assert alert["labels"]["severity"] == "critical"
+        assert alert["annotations"]["remediation"] == command + "\n"
+        assert (
+            f"https://exch01.contoso.local:{tls.port}/EWS/Exchange.asmx"
+            in alert["annotations"]["description"]
+        )
+        # The templated message body (the Slack receiver) carries the command too.
+        _, slack = receiver.wait_for(
+            lambda p, b: p == "/slack" and "FIRING" in b["attachments"][0]["title"]
+        )
+        text = slack["attachments"][0]["text"]
+        assert "Fix (EXCH01, in the Exchange Management Shell):" in text
+        assert command in text
+
+        # Every dashboard expression runs against this Prometheus and returns data.
+        from scripts.generate_dashboard import QUERIES, build
+
+        build()
+        empty = []
+        for title, expr in QUERIES.items():
+            concrete = expr.replace("$server", ".*").replace("$component", ".*")
+            if not prometheus.query(concrete):
+                empty.append(title)
+        assert empty == []
+
+        # The admin fixes it: the certificate now names the URL's host.
+        fixed = issuing_ca.issue("mail.contoso.com", "exch01.contoso.local")
+        tls.replace_certificate(fixed.write(tmp_path, "fixed"))
+
+        def resolved(path, body):
+            return (
+                path == "/webhook"
+                and body["status"] == "resolved"
+                and any(
+                    a["labels"]["alertname"] == "ExchangeInternalUrlCertNameMismatch"
+                    for a in body["alerts"]
+                )
+            )
+
+        receiver.wait_for(resolved, timeout=60)
+        assert time.monotonic() - start < 120
+    finally:
+        prometheus.stop()
+        am.stop()
