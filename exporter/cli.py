@@ -21,6 +21,7 @@ from exporter.config import ConfigError, load_config
 from exporter.evaluate.outcome import Status
 from exporter.lab.scenario import start_lab
 from exporter.logs import setup_logging
+from exporter.nagios.command import run_check
 from exporter.pipeline import run_cycle
 from exporter.render.json import snapshot_json
 from exporter.render.powershell import render_powershell
@@ -99,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--log.format", dest="log_format", default="logfmt", choices=("logfmt", "json")
+    )
+    commands.add_parser(
+        "check",
+        add_help=False,
+        help="a Nagios/Icinga check (see exchange-cert-exporter check --help)",
     )
     demo = commands.add_parser(
         "demo", help="run serve against an embedded loopback lab that reproduces KB 940726"
@@ -186,8 +192,12 @@ COMMANDS = {"report": cmd_report, "serve": cmd_serve, "demo": cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["check"]:
+        # The Nagios check owns its arguments: its usage errors are UNKNOWN (3), not 2.
+        return run_check(args_list[1:])
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(args_list)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc} (see {PROG} --help)", file=sys.stderr)

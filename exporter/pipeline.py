@@ -18,6 +18,7 @@ from exporter.discovery import DiscoveryStatus
 from exporter.discovery.sources import Discoverer
 from exporter.evaluate.outcome import Status, worst
 from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint
+from exporter.model import Endpoint
 from exporter.probe.dns import DnsAnswer, DnsResolver
 from exporter.probe.runner import ProbeSettings, TlsProber, probe_all
 from exporter.probe.tls import make_client_context, probe_tls
@@ -65,17 +66,21 @@ class World:
 
 
 def run_cycle(
-    config: Config, world: World | None = None, discoverer: Discoverer | None = None
+    config: Config,
+    world: World | None = None,
+    discoverer: Discoverer | None = None,
+    select: Callable[[Endpoint], bool] | None = None,
 ) -> Snapshot:
     """One refresh. Pass the same ``discoverer`` every cycle to keep the last good
-    directory inventory across directory failures."""
+    directory inventory across directory failures; ``select`` keeps only some endpoints."""
     world = world or World()
     started_at = world.now()
     start = time.monotonic()
     inventory = (discoverer or Discoverer(config)).discover(started_at.timestamp())
     resolver = world.resolver_factory(config)
     settings = ProbeSettings(config.probe.timeout, config.probe.concurrency)
-    probes = probe_all(inventory.endpoints, resolver, settings, world.context, world.tls_prober)
+    endpoints = [e for e in inventory.endpoints if select is None or select(e)]
+    probes = probe_all(endpoints, resolver, settings, world.context, world.tls_prober)
     now = world.now()
     verdicts = [evaluate_endpoint(p, config.trust.store, config.thresholds, now) for p in probes]
     reports = tuple(_remediate(v, resolver) for v in verdicts)

@@ -46,6 +46,8 @@ class EndpointVerdict:
         not_after: the leaf's; None without a certificate.
         chain_not_after: the earliest not-after in the presented chain.
         expiry_status, expiry_reason, expiry_message: the expiry judgement.
+        checks_status: the worst of the checks alone, without expiry (the Nagios
+            check applies its own -w/-c ranges to expiry).
         status: the worst of all the above.
     """
 
@@ -57,6 +59,7 @@ class EndpointVerdict:
     expiry_status: Status
     expiry_reason: Reason | None
     expiry_message: str | None
+    checks_status: Status
     status: Status
     evaluated_at: dt.datetime
 
@@ -122,6 +125,7 @@ def evaluate_endpoint(
         expiry_status=expiry[0],
         expiry_reason=expiry[1],
         expiry_message=expiry[2],
+        checks_status=_status(checks, Status.OK),
         status=_status(checks, expiry[0]),
         evaluated_at=now,
     )

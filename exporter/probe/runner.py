@@ -166,8 +166,13 @@ def probe_all(
     if not endpoints:
         return []
     workers = max(1, min(settings.concurrency, len(endpoints)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+    try:
         futures = [
             pool.submit(_guarded, e, resolver, settings, context, tls_prober) for e in endpoints
         ]
         return [f.result() for f in futures]
+    finally:
+        # Never wait here: when the caller gives up (the check's global timeout), the
+        # probes still running end on their own deadlines without holding it up.
+        pool.shutdown(wait=False, cancel_futures=True)

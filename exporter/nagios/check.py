@@ -1,0 +1,161 @@
+"""The check's verdict and its output in the Monitoring Plugins format.
+
+State per endpoint: the worst of its checks (name, issuer, date, DNS, reachability:
+CRITICAL; plain http or a missing URL: WARNING) and of its leaf and chain days to
+expiry against the check's own -w/-c ranges. The check's state is the worst of all;
+no endpoint at all is UNKNOWN. Output:
+
+    EXCHANGE-CERT CRITICAL - 1 of 2 endpoints critical: EXCH01 ews (name_mismatch) | \
+        'EXCH01 ews leaf_days'=364.9;30:;7:;; ...
+    CRITICAL EXCH01 ews https://exch01.contoso.local/EWS/Exchange.asmx
+      name_match: exch01.contoso.local is not among the certificate's ...
+      fix: Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exporter.evaluate.outcome import Check, Status, worst
+from exporter.nagios.ranges import Range
+from exporter.pipeline import EndpointReport, Snapshot
+
+PREFIX = "EXCHANGE-CERT"
+MAX_NAMED = 5  # endpoints named in the first line; the rest are counted
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    report: EndpointReport
+    state: Status
+    leaf_days: float | None
+    chain_days: float | None
+    reasons: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        endpoint = self.report.verdict.probe.endpoint
+        return f"{endpoint.server.name} {endpoint.component.value}"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    state: Status
+    summary: str
+    perfdata: tuple[str, ...]
+    endpoints: tuple[EndpointState, ...]
+
+
+def _days(report: EndpointReport) -> tuple[float | None, float | None]:
+    verdict = report.verdict
+    if verdict.not_after is None or verdict.chain_not_after is None:
+        return None, None
+    now = verdict.evaluated_at
+    return (
+        (verdict.not_after - now).total_seconds() / 86400,
+        (verdict.chain_not_after - now).total_seconds() / 86400,
+    )
+
+
+def _expiry_state(days: float | None, warning: Range, critical: Range) -> Status:
+    if days is None or days < 0:
+        return Status.OK  # no certificate, or already expired: date_valid reports it
+    if critical.alerts(days):
+        return Status.CRITICAL
+    if warning.alerts(days):
+        return Status.WARNING
+    return Status.OK
+
+
+def endpoint_state(report: EndpointReport, warning: Range, critical: Range) -> EndpointState:
+    verdict = report.verdict
+    leaf, chain = _days(report)
+    leaf_state = _expiry_state(leaf, warning, critical)
+    chain_state = _expiry_state(chain, warning, critical)
+    reasons = [
+        o.reason.value for o in verdict.checks.values() if o.reason is not None and o.ok is not True
+    ]
+    if leaf_state is not Status.OK:
+        reasons.append(f"expires in {leaf:.0f} days")
+    elif chain_state is not Status.OK:
+        reasons.append(f"chain expires in {chain:.0f} days")
+    state = worst([verdict.checks_status, leaf_state, chain_state])
+    return EndpointState(report, state, leaf, chain, tuple(reasons))
+
+
+def quote_label(label: str) -> str:
+    """Perfdata labels in single quotes, a quote inside doubled (the guidelines)."""
+    return "'" + label.replace("'", "''") + "'"
+
+
+def evaluate_check(snapshot: Snapshot, warning: Range, critical: Range) -> CheckResult:
+    states = tuple(endpoint_state(r, warning, critical) for r in snapshot.endpoints)
+    perfdata = []
+    for item in states:
+        label = item.name
+        if item.leaf_days is not None and item.chain_days is not None:
+            perfdata.append(
+                f"{quote_label(label + ' leaf_days')}={item.leaf_days:.2f};{warning};{critical};;"
+            )
+            perfdata.append(
+                f"{quote_label(label + ' chain_days')}={item.chain_days:.2f};{warning};{critical};;"
+            )
+        perfdata.append(
+            f"{quote_label(label + ' time')}={item.report.verdict.probe.duration:.4f}s;;;0;"
+        )
+    if not states:
+        failing = [d for d in snapshot.discovery if not d.success]
+        why = "; ".join(d.error or d.source for d in failing) or "discovery found no endpoints"
+        return CheckResult(Status.UNKNOWN, f"no endpoints to check ({why})", (), ())
+    overall = worst([s.state for s in states])
+    return CheckResult(overall, _summary(states, overall), tuple(perfdata), states)
+
+
+def _summary(states: tuple[EndpointState, ...], overall: Status) -> str:
+    total = len(states)
+    if overall is Status.OK:
+        nearest = min(
+            (s for s in states if s.leaf_days is not None),
+            key=lambda s: min(s.leaf_days or 0, s.chain_days or 0),
+            default=None,
+        )
+        tail = ""
+        if nearest is not None:
+            days = min(nearest.leaf_days or 0, nearest.chain_days or 0)
+            tail = f"; the nearest expiry is in {days:.0f} days ({nearest.name})"
+        return f"{total} endpoint{'s' if total != 1 else ''} OK{tail}"
+    bad = [s for s in states if s.state is overall]
+    named = ", ".join(
+        f"{s.name} ({', '.join(s.reasons) or s.state.value})" for s in bad[:MAX_NAMED]
+    )
+    more = f", and {len(bad) - MAX_NAMED} more" if len(bad) > MAX_NAMED else ""
+    return f"{len(bad)} of {total} endpoints {overall.value}: {named}{more}"
+
+
+def render_check(result: CheckResult, verbosity: int = 0) -> str:
+    first = f"{PREFIX} {result.state.value.upper()} - {result.summary}"
+    if result.perfdata:
+        first += " | " + " ".join(result.perfdata)
+    lines = [first]
+    for item in result.endpoints:
+        if item.state is Status.OK and verbosity < 1:
+            continue
+        verdict = item.report.verdict
+        lines.append(f"{item.state.value.upper()} {item.name} {verdict.probe.endpoint.url}")
+        for check in Check:
+            outcome = verdict.checks[check]
+            if outcome.reason is not None and outcome.message and outcome.ok is not True:
+                lines.append(f"  {check.value}: {outcome.message}")
+        if item.state is not Status.OK and "expires in" in " ".join(item.reasons):
+            lines.append(
+                f"  expiry: leaf in {item.leaf_days:.1f} days, chain in {item.chain_days:.1f} days"
+            )
+        if item.state is not Status.OK:
+            lines.extend(f"  fix: {text}" for text in item.report.remediation.texts)
+        leaf = verdict.leaf
+        if verbosity >= 2 and leaf is not None:
+            lines.append(
+                f"  certificate: {leaf.subject}; issuer {leaf.issuer}; "
+                f"thumbprint {leaf.thumbprint}; names {', '.join(leaf.names)}"
+            )
+    return "\n".join(lines) + "\n"

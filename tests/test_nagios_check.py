@@ -1,0 +1,262 @@
+"""`check` as Nagios runs it: a subprocess against real TLS and DNS peers; the whole
+first line, the perfdata syntax and the exit code for every state."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from exporter.lab.pki import CA, DAY, NOW
+from tests.conftest import lab_config
+from tests.peers import hostile
+
+DATA = Path(__file__).parent / "data" / "config"
+# 'label'=value[UOM];[warn];[crit];[min];[max] (Monitoring Plugins guidelines, section 2.6)
+PERF = re.compile(
+    r"^'(?:[^']|'')+'=-?\d+(?:\.\d+)?(?:s|%|B|KB|MB|TB|c)?"
+    r"(?:;[@~:\d.-]*){0,4}$"
+)
+
+
+def check(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", "check", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def split(output: str) -> tuple[str, list[str], list[str]]:
+    first, *rest = output.splitlines()
+    text, _, perf = first.partition(" | ")
+    items = re.findall(r"'(?:[^']|'')+'=\S*", perf)
+    assert " ".join(items) == perf  # nothing but well-formed items
+    return text, items, rest
+
+
+def one_endpoint(
+    make_tls,
+    make_dns,
+    write_config,
+    root_file,
+    cert,
+    *,
+    host="mail.contoso.com",
+    address="127.0.7.1",
+):
+    tls = make_tls(address, cert)
+    dns = make_dns({host: [address], "exch01.contoso.local": [address]})
+    config = lab_config(
+        [
+            {
+                "name": "EXCH01",
+                "fqdn": "exch01.contoso.local",
+                "urls": {"ews": f"https://{host}:{tls.port}/EWS/Exchange.asmx"},
+            }
+        ],
+        dns,
+        [root_file],
+    )
+    return write_config(config), tls, dns
+
+
+def test_ok(make_tls, make_dns, write_config, root_file, issuing_ca: CA) -> None:
+    path, _, _ = one_endpoint(
+        make_tls, make_dns, write_config, root_file, issuing_ca.issue("mail.contoso.com")
+    )
+    result = check("--config.file", str(path))
+    assert result.returncode == 0, result.stdout
+    text, perf, rest = split(result.stdout)
+    assert re.fullmatch(
+        r"EXCHANGE-CERT OK - 1 endpoint OK; the nearest expiry is in "
+        r"36[45] days \(EXCH01 ews\)",
+        text,
+    ), text
+    assert [p.split("=")[0] for p in perf] == [
+        "'EXCH01 ews leaf_days'",
+        "'EXCH01 ews chain_days'",
+        "'EXCH01 ews time'",
+    ]
+    assert all(PERF.match(p) for p in perf), perf
+    assert perf[0].endswith(";30:;7:;;")
+    assert rest == []
+    assert result.stderr == ""
+    # -v lists the OK endpoint too.
+    assert split(check("--config.file", str(path), "-v").stdout)[2][0].startswith(
+        "OK EXCH01 ews https://mail.contoso.com:"
+    )
+
+
+def test_warning_on_expiry(make_tls, make_dns, write_config, root_file, issuing_ca: CA) -> None:
+    cert = issuing_ca.issue("mail.contoso.com", not_after=NOW + 20 * DAY)
+    path, _, _ = one_endpoint(make_tls, make_dns, write_config, root_file, cert)
+    result = check("--config.file", str(path))
+    assert result.returncode == 1, result.stdout
+    text, perf, rest = split(result.stdout)
+    assert re.fullmatch(
+        r"EXCHANGE-CERT WARNING - 1 of 1 endpoints warning: EXCH01 ews "
+        r"\(expires in (19|20) days\)",
+        text,
+    ), text
+    assert rest[0].startswith("WARNING EXCH01 ews ")
+    assert any(line.startswith("  fix: Renew certificate ") for line in rest)
+    # Plain-number and range syntax agree; a tighter -w makes it OK (negative control).
+    assert check("--config.file", str(path), "-w", "30:", "-c", "7:").returncode == 1
+    assert check("--config.file", str(path), "-w", "10", "-c", "5").returncode == 0
+    assert check("--config.file", str(path), "-w", "30", "-c", "25").returncode == 2
+
+
+def test_critical_kb940726_with_its_fix(kb_lab) -> None:
+    path, port, _ = kb_lab
+    result = check("--config.file", str(path))
+    assert result.returncode == 2
+    text, perf, rest = split(result.stdout)
+    assert text == (
+        "EXCHANGE-CERT CRITICAL - 3 of 4 endpoints critical: EXCH01 autodiscover "
+        "(name_mismatch), EXCH01 ews (name_mismatch), EXCH01 oab (name_mismatch)"
+    )
+    assert len(perf) == 12
+    assert all(PERF.match(p) for p in perf), perf
+    assert (
+        '  fix: Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
+        f"-InternalUrl https://mail.contoso.com:{port}/EWS/Exchange.asmx"
+    ) in rest
+    # Selecting only the healthy server makes it OK.
+    assert check("--config.file", str(path), "--server", "EXCH02").returncode == 0
+    only = check("--config.file", str(path), "--server", "EXCH01", "--component", "oab")
+    assert split(only.stdout)[0].startswith("EXCHANGE-CERT CRITICAL - 1 of 1 endpoints")
+
+
+def test_ad_hoc_url(make_tls, make_dns, root_file, issuing_ca: CA) -> None:
+    tls = make_tls("127.0.7.2", issuing_ca.issue("mail.contoso.com"))
+    dns = make_dns({"mail.contoso.com": ["127.0.7.2"]})
+    url = f"https://exch01.contoso.local:{tls.port}/EWS/Exchange.asmx"
+    result = check(
+        "--url",
+        url,
+        "--server-address",
+        "127.0.7.2",
+        "--ca-file",
+        str(root_file),
+        "--dns-server",
+        dns.nameserver,
+    )
+    assert result.returncode == 2
+    text, _, rest = split(result.stdout)
+    assert text.startswith("EXCHANGE-CERT CRITICAL - 1 of 1 endpoints critical: EXCH01 ews (")
+    assert "name_mismatch" in text
+    assert "nxdomain" in text  # exch01.contoso.local is not in this DNS
+    good = check(
+        "--url",
+        url.replace("exch01.contoso.local", "mail.contoso.com"),
+        "--server-address",
+        "127.0.7.2",
+        "--ca-file",
+        str(root_file),
+        "--dns-server",
+        dns.nameserver,
+    )
+    assert good.returncode == 0, good.stdout
+
+
+def test_unreachable_is_critical(make_dns, write_config, root_file) -> None:
+    from tests.peers.dnsmasq import free_port
+
+    dns = make_dns({"mail.contoso.com": ["127.0.7.3"]})
+    port = free_port("127.0.7.3")
+    config = lab_config(
+        [
+            {
+                "name": "EXCH01",
+                "fqdn": "mail.contoso.com",
+                "urls": {"ews": f"https://mail.contoso.com:{port}/EWS"},
+            }
+        ],
+        dns,
+        [root_file],
+    )
+    result = check("--config.file", str(write_config(config)))
+    assert result.returncode == 2
+    assert split(result.stdout)[0] == (
+        "EXCHANGE-CERT CRITICAL - 1 of 1 endpoints critical: EXCH01 ews (connection_refused)"
+    )
+
+
+def test_global_timeout_is_unknown(make_dns, write_config, root_file) -> None:
+    silent = hostile.TcpPeer("127.0.7.4", hostile.silent)
+    try:
+        dns = make_dns({"mail.contoso.com": ["127.0.7.4"]})
+        config = lab_config(
+            [
+                {
+                    "name": "EXCH01",
+                    "fqdn": "mail.contoso.com",
+                    "urls": {"ews": f"https://mail.contoso.com:{silent.port}/EWS"},
+                }
+            ],
+            dns,
+            [root_file],
+        )
+        config["probe"] = {"interval": "1m", "timeout": "30s"}
+        start = time.monotonic()
+        result = check("--config.file", str(write_config(config)), "-t", "2")
+        assert time.monotonic() - start < 10
+        assert result.returncode == 3
+        assert result.stdout == "EXCHANGE-CERT UNKNOWN - timed out after 2 seconds\n"
+    finally:
+        silent.close()
+
+
+def test_bad_config_is_unknown() -> None:
+    path = DATA / "invalid-many.yaml"
+    result = check("--config.file", str(path))
+    assert result.returncode == 3
+    assert result.stdout == (
+        f"EXCHANGE-CERT UNKNOWN - config error: {path}:4: servers[0].colour: unknown key "
+        "(expected one of: addresses, external_urls, fqdn, name, site, urls, version) "
+        "(and 2 more)\n"
+    )
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "give --config.file or --url (one of them)"),
+        (("--config.file", "x", "--url", "https://a.b/"), "give --config.file or --url"),
+        (("--url", "https://a.b/", "-w", "soon"), "'soon' is not a range"),
+        (("--url", "https://a.b/", "-t", "0"), "--timeout must be more than 0"),
+        (("--url", "ftp://a.b/"), "--url 'ftp://a.b/': scheme 'ftp' is not http or https"),
+        (("--url", "https://a.b/", "--server-address", "a.b.c"), "is not an IP address"),
+        (("--url", "https://a.b/", "--component", "nope"), "invalid choice: 'nope'"),
+    ],
+)
+def test_bad_arguments_are_unknown(args, message) -> None:
+    result = check(*args)
+    assert result.returncode == 3, result.stdout
+    assert result.stdout.startswith("EXCHANGE-CERT UNKNOWN - bad arguments: ")
+    assert message in result.stdout
+    assert result.stdout.count("\n") == 1
+
+
+def test_nothing_discovered_is_unknown(tmp_path, password_file) -> None:
+    from tests.peers.dnsmasq import free_port
+
+    root = CA().write(tmp_path / "root.pem")
+    config = tmp_path / "ldap.yaml"
+    config.write_text(f"""
+ldap: {{url: "ldaps://127.0.0.1:{free_port()}", bind_dn: "CN=x", bind_password_file: "{password_file}",
+        timeout: 1s}}
+trust: {{ca_files: ["{root}"], system: false}}
+""")
+    result = check("--config.file", str(config))
+    assert result.returncode == 3
+    assert result.stdout.startswith("EXCHANGE-CERT UNKNOWN - no endpoints to check (ldaps://")
+    assert "password" not in result.stdout.lower() or "canary" not in result.stdout
