@@ -99,7 +99,7 @@ def test_warning_on_expiry(make_tls, make_dns, write_config, root_file, issuing_
     path, _, _ = one_endpoint(make_tls, make_dns, write_config, root_file, cert)
     result = check("--config.file", str(path))
     assert result.returncode == 1, result.stdout
-    text, perf, rest = split(result.stdout)
+    text, _perf, rest = split(result.stdout)
     assert re.fullmatch(
         r"EXCHANGE-CERT WARNING - 1 of 1 endpoints warning: EXCH01 ews "
         r"\(expires in (19|20) days\)",
@@ -149,7 +149,7 @@ def test_ad_hoc_url(make_tls, make_dns, root_file, issuing_ca: CA) -> None:
         dns.nameserver,
     )
     assert result.returncode == 2
-    text, _, rest = split(result.stdout)
+    text, _, _rest = split(result.stdout)
     assert text.startswith("EXCHANGE-CERT CRITICAL - 1 of 1 endpoints critical: EXCH01 ews (")
     assert "name_mismatch" in text
     assert "nxdomain" in text  # exch01.contoso.local is not in this DNS
@@ -252,8 +252,8 @@ def test_nothing_discovered_is_unknown(tmp_path, password_file) -> None:
     root = CA().write(tmp_path / "root.pem")
     config = tmp_path / "ldap.yaml"
     config.write_text(f"""
-ldap: {{url: "ldaps://127.0.0.1:{free_port()}", bind_dn: "CN=x", bind_password_file: "{password_file}",
-        timeout: 1s}}
+ldap: {{url: "ldaps://127.0.0.1:{free_port()}", bind_dn: "CN=x",
+        bind_password_file: "{password_file}", timeout: 1s}}
 trust: {{ca_files: ["{root}"], system: false}}
 """)
     result = check("--config.file", str(config))

@@ -78,5 +78,5 @@ def test_bare_number_means_minimum_days(text, value, alerts) -> None:
     "text", ["", "abc", "@", ":", "10:5", "1:2:3", "~", "10d", "--5", "@:", "5:~"]
 )
 def test_bad_ranges(text: str) -> None:
-    with pytest.raises(ValueError, match="range|greater"):
+    with pytest.raises(ValueError, match=r"range|greater"):
         parse_range(text)
