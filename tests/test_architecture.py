@@ -17,6 +17,7 @@ EXEMPT = {
     "exporter/probe/__init__.py",
     "exporter/service/__init__.py",
     "exporter/lab/__init__.py",
+    "exporter/nagios/__init__.py",
     "exporter/evaluate/__init__.py",
     "exporter/render/__init__.py",
     "exporter/config/__init__.py",
