@@ -56,10 +56,14 @@ class CertificateFacts:
         return self.common_names
 
 
-def _safe_rfc4514(name_getter: object) -> str:
+def _name_text(cert: x509.Certificate, which: str, problems: list[str]) -> str:
+    """The subject or issuer as RFC 4514 text; "" when cryptography cannot parse it
+    (it parses names lazily, so the attribute access itself can raise)."""
     try:
-        return str(name_getter.rfc4514_string())  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - malformed certificates raise many types; see module doc
+        name: x509.Name = getattr(cert, which)
+        return name.rfc4514_string()
+    except Exception:  # noqa: BLE001 - malformed names raise several types; see module doc
+        problems.append(f"{which} unreadable")
         return ""
 
 
@@ -103,8 +107,8 @@ def facts_of(
 ) -> CertificateFacts:
     problems: list[str] = []
     has_san, dns_names, ip_addresses = _san(cert, problems)
-    subject = _safe_rfc4514(cert.subject)
-    issuer = _safe_rfc4514(cert.issuer)
+    subject = _name_text(cert, "subject", problems)
+    issuer = _name_text(cert, "issuer", problems)
     return CertificateFacts(
         der=der,
         subject=subject,

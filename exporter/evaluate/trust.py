@@ -89,13 +89,18 @@ def evaluate_issuer(
 ) -> Outcome:
     if not chain:
         return Outcome.not_judged(Reason.NO_CERTIFICATE, "no certificate was presented")
-    certs = [x509.load_der_x509_certificate(c.der) for c in chain]
-    leaf_facts = chain[0]
-    when = min(max(now, leaf_facts.not_before), leaf_facts.not_after)
-    error = _verify(certs[0], certs[1:], store.anchors, when)
-    if error is None:
-        return Outcome.passed()
-    return _diagnose(certs, store, when, error)
+    try:
+        certs = [x509.load_der_x509_certificate(c.der) for c in chain]
+        leaf_facts = chain[0]
+        when = min(max(now, leaf_facts.not_before), leaf_facts.not_after)
+        error = _verify(certs[0], certs[1:], store.anchors, when)
+        if error is None:
+            return Outcome.passed()
+        return _diagnose(certs, store, when, error)
+    except Exception as exc:  # noqa: BLE001 - cryptography parses names lazily; malformed ones raise here
+        return Outcome.failed(
+            Reason.INVALID_CHAIN, f"a certificate in the chain cannot be parsed: {exc}"
+        )
 
 
 def _diagnose(

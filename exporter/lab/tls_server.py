@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -20,8 +21,10 @@ class TlsServer:
         default: tuple[Path, Path],
         by_sni: dict[str, tuple[Path, Path]] | None = None,
         port: int = 0,
+        tweak: Callable[[ssl.SSLContext], None] | None = None,
     ) -> None:
         self.address = address
+        self._tweak = tweak
         self._default = self._context(*default)
         self._by_sni = {name: self._context(*files) for name, files in (by_sni or {}).items()}
         self._default.sni_callback = self._pick
@@ -37,10 +40,11 @@ class TlsServer:
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
-    @staticmethod
-    def _context(cert: Path, key: Path) -> ssl.SSLContext:
+    def _context(self, cert: Path, key: Path) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
+        if self._tweak is not None:
+            self._tweak(context)  # e.g. a server that speaks only TLS 1.0
         return context
 
     def replace_certificate(self, default: tuple[Path, Path]) -> None:

@@ -86,3 +86,41 @@ class SilentUdp:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class BadDns:
+    """A UDP DNS server that answers every query with SERVFAIL, or with an empty
+    truncated (TC) answer, whose TCP retry then finds nothing listening."""
+
+    def __init__(self, mode: str, address: str = "127.0.0.1") -> None:
+        import dns.flags
+        import dns.message
+        import dns.rcode
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((address, 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.address = address
+        self._stop = threading.Event()
+
+        def serve() -> None:
+            while not self._stop.is_set():
+                try:
+                    data, peer = self.sock.recvfrom(4096)
+                except (TimeoutError, OSError):
+                    continue
+                reply = dns.message.make_response(dns.message.from_wire(data))
+                if mode == "servfail":
+                    reply.set_rcode(dns.rcode.SERVFAIL)
+                else:
+                    reply.flags |= dns.flags.TC
+                self.sock.sendto(reply.to_wire(), peer)
+
+        self._thread = threading.Thread(target=serve, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
