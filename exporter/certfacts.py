@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -91,8 +92,12 @@ def _san(
     return True, dns, ips
 
 
+@lru_cache(maxsize=4096)
 def parse_certificate(der: bytes) -> CertificateFacts | None:
-    """Facts of one DER certificate, or None when it is not a certificate at all."""
+    """Facts of one DER certificate, or None when it is not a certificate at all.
+
+    Memoised: a pure function of the bytes, and an organisation serves one
+    certificate on many URLs, refresh after refresh."""
     try:
         cert = x509.load_der_x509_certificate(der)
         not_before = cert.not_valid_before_utc

@@ -46,6 +46,15 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _logging_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--log.level", dest="log_level", default="info", choices=("debug", "info", "warn", "error")
+    )
+    parser.add_argument(
+        "--log.format", dest="log_format", default="logfmt", choices=("logfmt", "json")
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -95,12 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="TLS and basic auth, in the Prometheus exporter-toolkit format",
     )
-    serve.add_argument(
-        "--log.level", dest="log_level", default="info", choices=("debug", "info", "warn", "error")
-    )
-    serve.add_argument(
-        "--log.format", dest="log_format", default="logfmt", choices=("logfmt", "json")
-    )
+    _logging_flags(serve)
     commands.add_parser(
         "check",
         add_help=False,
@@ -116,12 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDR",
         help=f"loopback address to listen on (default {DEMO_LISTEN})",
     )
-    demo.add_argument(
-        "--log.level", dest="log_level", default="info", choices=("debug", "info", "warn", "error")
-    )
-    demo.add_argument(
-        "--log.format", dest="log_format", default="logfmt", choices=("logfmt", "json")
-    )
+    _logging_flags(demo)
     return parser
 
 

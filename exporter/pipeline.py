@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from exporter.config import Config
 from exporter.discovery import DiscoveryStatus
 from exporter.discovery.sources import Discoverer
-from exporter.evaluate.outcome import Status, worst
+from exporter.evaluate.outcome import Outcome, Status, worst
 from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint
 from exporter.model import Endpoint
 from exporter.probe.dns import DnsAnswer, DnsResolver
@@ -82,8 +82,13 @@ def run_cycle(
     endpoints = [e for e in inventory.endpoints if select is None or select(e)]
     probes = probe_all(endpoints, resolver, settings, world.context, world.tls_prober)
     now = world.now()
-    verdicts = [evaluate_endpoint(p, config.trust.store, config.thresholds, now) for p in probes]
+    issuer_cache: dict[tuple[bytes, ...], Outcome] = {}
+    verdicts = [
+        evaluate_endpoint(p, config.trust.store, config.thresholds, now, issuer_cache)
+        for p in probes
+    ]
     reports = tuple(_remediate(v, resolver) for v in verdicts)
+    resolver.close()
     status = worst([r.status for r in reports]) if reports else Status.UNKNOWN
     return Snapshot(reports, inventory.statuses, started_at, time.monotonic() - start, status)
 

@@ -183,3 +183,13 @@ def test_nothing_resolves_is_a_probe_failure(make_dns, write_config, root_file) 
     assert report.verdict.checks[Check.PROBE_OK].reason is Reason.SERVER_ADDRESS_UNKNOWN
     assert report.verdict.checks[Check.DNS_MATCH].reason is Reason.NXDOMAIN
     assert report.status is Status.CRITICAL
+
+
+def test_a_and_aaaa_queries_never_share_an_id(make_dns, monkeypatch) -> None:
+    """Regression: equal random IDs made one answer stand for both queries."""
+    import secrets
+
+    dns = make_dns({"both.contoso.com": ["127.0.1.1", "::1"]})
+    monkeypatch.setattr(secrets, "randbits", lambda bits: 65535)  # force wrap-around too
+    resolver = DnsResolver((("127.0.0.1", dns.port),), 2.0)
+    assert set(resolver.lookup("both.contoso.com").addresses) == {"127.0.1.1", "::1"}

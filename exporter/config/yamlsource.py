@@ -195,13 +195,18 @@ class Reader:
 
         return self.get(key, convert, default)
 
-    def str_list(self, key: str) -> list[str]:
+    def _list(self, key: str) -> list[Any]:
+        """The list under ``key``; [] (after recording a problem) for anything else."""
         value = self.raw(key)
         if value is None:
             return []
         if not isinstance(value, list):
             self.problem(key, f"expected a list, got {_kind(value)}")
             return []
+        return value
+
+    def str_list(self, key: str) -> list[str]:
+        value = self._list(key)
         out = []
         for index, item in enumerate(value):
             if isinstance(item, (str, int, float)) and not isinstance(item, bool):
@@ -214,12 +219,7 @@ class Reader:
         return Reader(self.problems, self.key_path(key), self.raw(key), self.line_of(key))
 
     def section_list(self, key: str) -> list[Reader]:
-        value = self.raw(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.problem(key, f"expected a list, got {_kind(value)}")
-            return []
+        value = self._list(key)
         lines = getattr(value, "item_lines", [self.line_of(key)] * len(value))
         return [
             Reader(self.problems, f"{self.key_path(key)}[{i}]", item, lines[i])

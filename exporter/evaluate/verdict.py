@@ -67,6 +67,20 @@ class EndpointVerdict:
     def leaf(self) -> CertificateFacts | None:
         return self.chain[0] if self.chain else None
 
+    @property
+    def days_left(self) -> float | None:
+        """Days from evaluation to the leaf's notAfter (negative once expired)."""
+        if self.not_after is None:
+            return None
+        return (self.not_after - self.evaluated_at).total_seconds() / 86400
+
+    @property
+    def chain_days_left(self) -> float | None:
+        """Days to the earliest notAfter in the presented chain."""
+        if self.chain_not_after is None:
+            return None
+        return (self.chain_not_after - self.evaluated_at).total_seconds() / 86400
+
 
 def _probe_outcome(probe: ProbeResult) -> Outcome:
     if probe.internal_error is not None:
@@ -85,8 +99,14 @@ def _probe_outcome(probe: ProbeResult) -> Outcome:
 
 
 def evaluate_endpoint(
-    probe: ProbeResult, trust: TrustStore, thresholds: Thresholds, now: dt.datetime
+    probe: ProbeResult,
+    trust: TrustStore,
+    thresholds: Thresholds,
+    now: dt.datetime,
+    issuer_cache: dict[tuple[bytes, ...], Outcome] | None = None,
 ) -> EndpointVerdict:
+    """``issuer_cache`` (one per cycle: same store, same ``now``) shares the chain
+    verdict between endpoints that present the same chain."""
     checks: dict[Check, Outcome] = {Check.PROBE_OK: _probe_outcome(probe)}
     if probe.url_dns is not None:
         checks[Check.DNS_MATCH] = evaluate_dns(
@@ -101,7 +121,13 @@ def evaluate_endpoint(
     if chain and target is not None:
         leaf = chain[0]
         checks[Check.NAME_MATCH] = evaluate_name(leaf, target.host)
-        checks[Check.ISSUER_TRUSTED] = evaluate_issuer(chain, trust, now)
+        key = tuple(c.der for c in chain)
+        issuer = issuer_cache.get(key) if issuer_cache is not None else None
+        if issuer is None:
+            issuer = evaluate_issuer(chain, trust, now)
+            if issuer_cache is not None:
+                issuer_cache[key] = issuer
+        checks[Check.ISSUER_TRUSTED] = issuer
         checks[Check.DATE_VALID] = evaluate_date(leaf, now)
         not_after = leaf.not_after
         chain_not_after = min(c.not_after for c in chain)

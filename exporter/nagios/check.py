@@ -46,17 +46,6 @@ class CheckResult:
     endpoints: tuple[EndpointState, ...]
 
 
-def _days(report: EndpointReport) -> tuple[float | None, float | None]:
-    verdict = report.verdict
-    if verdict.not_after is None or verdict.chain_not_after is None:
-        return None, None
-    now = verdict.evaluated_at
-    return (
-        (verdict.not_after - now).total_seconds() / 86400,
-        (verdict.chain_not_after - now).total_seconds() / 86400,
-    )
-
-
 def _expiry_state(days: float | None, warning: Range, critical: Range) -> Status:
     if days is None or days < 0:
         return Status.OK  # no certificate, or already expired: date_valid reports it
@@ -69,7 +58,7 @@ def _expiry_state(days: float | None, warning: Range, critical: Range) -> Status
 
 def endpoint_state(report: EndpointReport, warning: Range, critical: Range) -> EndpointState:
     verdict = report.verdict
-    leaf, chain = _days(report)
+    leaf, chain = verdict.days_left, verdict.chain_days_left
     leaf_state = _expiry_state(leaf, warning, critical)
     chain_state = _expiry_state(chain, warning, critical)
     reasons = [

@@ -55,11 +55,8 @@ _MARK = {
 
 
 def _days(report: EndpointReport) -> str:
-    verdict = report.verdict
-    if verdict.not_after is None:
-        return '<span class="na">&ndash;</span>'
-    days = (verdict.not_after - verdict.evaluated_at).total_seconds() / 86400
-    return f"{days:.0f}"
+    days = report.verdict.days_left
+    return '<span class="na">&ndash;</span>' if days is None else f"{days:.0f}"
 
 
 def _row(report: EndpointReport, index: int) -> str:

@@ -15,11 +15,8 @@ _MARKS = {True: "ok", False: "FAIL", None: "-"}
 
 
 def _days(report: EndpointReport) -> str:
-    verdict = report.verdict
-    if verdict.not_after is None:
-        return "-"
-    days = (verdict.not_after - verdict.evaluated_at).total_seconds() / 86400
-    return f"{days:.0f}"
+    days = report.verdict.days_left
+    return "-" if days is None else f"{days:.0f}"
 
 
 def _row(report: EndpointReport) -> list[str]:

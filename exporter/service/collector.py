@@ -1,6 +1,9 @@
-"""The Prometheus collector: fresh metric families from the current Snapshot on
-every scrape (prometheus/client_python's custom-collector pattern). Nothing is
-mutated on a timer, so an endpoint that disappears leaves no stale series.
+"""Metrics: families built fresh from an immutable Snapshot (prometheus/client_python's
+custom-collector pattern), never mutated on a timer, so an endpoint that disappears
+leaves no stale series. The snapshot's families are rendered to text once per
+refresh (render_snapshot, in the refresher thread), so a scrape only serialises the
+exporter's own few metrics (ExporterCollector) and appends those bytes: a scrape at
+1,000 endpoints during a refresh stays fast (benchmarks/RESULTS.md).
 
 Exposition, per endpoint (labels ``server``, ``component``)::
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -66,9 +70,8 @@ _CHECK_METRICS = {
 
 @dataclass(frozen=True)
 class ExporterState:
-    """What the collector reads: the snapshot and the exporter's own health."""
+    """What ExporterCollector reads: the exporter's own health."""
 
-    snapshot: Snapshot | None
     reload_ok: bool
     reload_success_time: float | None
     interval: float
@@ -78,8 +81,8 @@ def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricF
     return GaugeMetricFamily(name, doc + BACKGROUND, labels=labels or [])
 
 
-class SnapshotCollector(Collector):
-    """Renders the state returned by ``state()``; never waits for a probe."""
+class ExporterCollector(Collector):
+    """The exporter's own metrics, from ``state()``; never waits for a probe."""
 
     def __init__(self, state: Callable[[], ExporterState]) -> None:
         self._state = state
@@ -114,10 +117,27 @@ class SnapshotCollector(Collector):
         )
         interval.add_metric([], state.interval)
         yield interval
-        if state.snapshot is not None:
-            yield from self._snapshot(state.snapshot)
 
-    def _snapshot(self, snap: Snapshot) -> Iterator[Metric]:
+
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+def render_snapshot(snap: Snapshot) -> bytes:
+    """The snapshot's metrics in the text exposition format, rendered once."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(list(SnapshotMetrics().collect_snapshot(snap))))
+    return generate_latest(registry)
+
+
+class SnapshotMetrics:
+    """The metric families one snapshot yields."""
+
+    def collect_snapshot(self, snap: Snapshot) -> Iterator[Metric]:
         refreshed = GaugeMetricFamily(
             "exchange_exporter_last_refresh_timestamp_seconds",
             "When the last background refresh started.",

@@ -19,7 +19,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from exporter.render.html import render_page
 from exporter.render.json import snapshot_json
-from exporter.service.collector import SnapshotCollector
+from exporter.service.collector import ExporterCollector
 from exporter.service.refresher import Refresher
 from exporter.service.webconfig import BasicAuth
 
@@ -29,7 +29,7 @@ CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
 
 def build_registry(refresher: Refresher) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(refresher.state))
+    registry.register(ExporterCollector(refresher.state))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
@@ -118,7 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         refresher = self.server.refresher
         if path == "/metrics":
-            self._send(200, generate_latest(self.server.registry), CONTENT_TYPE_METRICS)
+            body = generate_latest(self.server.registry) + refresher.exposition
+            self._send(200, body, CONTENT_TYPE_METRICS)
         elif path == "/":
             page = render_page(refresher.snapshot, dt.datetime.now(dt.UTC))
             self._send(

@@ -15,7 +15,7 @@ from exporter.config import Config, ConfigError, load_config
 from exporter.discovery.sources import Discoverer
 from exporter.evaluate.outcome import Status
 from exporter.pipeline import Snapshot, World, run_cycle
-from exporter.service.collector import ExporterState
+from exporter.service.collector import ExporterState, render_snapshot
 
 
 class Refresher:
@@ -37,6 +37,7 @@ class Refresher:
         # One discoverer across cycles: it keeps the last good directory inventory.
         self._discoverer = Discoverer(config)
         self._snapshot: Snapshot | None = None
+        self._exposition = b""
         self._reload_ok = True
         self._reload_success_time: float | None = time.time()
         self._lock = threading.Lock()
@@ -55,10 +56,15 @@ class Refresher:
         with self._lock:
             return self._snapshot
 
+    @property
+    def exposition(self) -> bytes:
+        """The current snapshot's metrics, already rendered."""
+        with self._lock:
+            return self._exposition
+
     def state(self) -> ExporterState:
         with self._lock:
             return ExporterState(
-                self._snapshot,
                 self._reload_ok,
                 self._reload_success_time,
                 self._config.probe.interval,
@@ -110,8 +116,9 @@ class Refresher:
         except Exception:  # the pipeline returns errors as data; this is the last net
             self._logger.exception("refresh failed")
             return
+        exposition = render_snapshot(snapshot)  # here, not in a scrape
         with self._lock:
-            self._snapshot = snapshot
+            self._snapshot, self._exposition = snapshot, exposition
         self.ready.set()
         counts = {s.value: sum(1 for e in snapshot.endpoints if e.status is s) for s in Status}
         self._logger.info(

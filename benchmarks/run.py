@@ -1,0 +1,391 @@
+"""The benchmark driver: ``benchmarks/run`` (see benchmarks/README.md).
+
+Per target count and key type, interleaves three methods at the same concurrency,
+several rounds: (a) a full refresh by this exporter (DNS, handshake, chain,
+evaluation, remediation); (b) Debian's prometheus-blackbox-exporter probing the same
+targets through /probe with a TLS module (its CPU plus its HTTP driver's); (c) a
+bare handshake loop in the same Python (connect, SNI handshake, fetch the chain).
+Then /metrics latency under wrk while refreshes run, and RSS across refresh cycles.
+Reports medians with min-max, and ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks.targets import PORT, address, host, start_targets
+from tests.peers.dnsmasq import Dnsmasq, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_hwm(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_worker(args: list[str], external: int | None = None) -> dict[str, Any]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.workers", *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "WARM":
+        proc.kill()
+        raise SystemExit(f"worker {args[0]} failed: {line}{proc.stdout.read()}")
+    before = proc_cpu(external) if external else 0.0
+    proc.stdin.write("GO\n")
+    proc.stdin.flush()
+    result: dict[str, Any] = json.loads(proc.stdout.readline())
+    result["external_cpu"] = proc_cpu(external) - before if external else 0.0
+    proc.wait(timeout=60)
+    return result
+
+
+def exporter_config(
+    workdir: Path, count: int, ca: Path, dns: Dnsmasq, conc: int, per_name: int = 1
+) -> Path:
+    config = {
+        "servers": [
+            {
+                "name": f"BENCH{i}",
+                "fqdn": host(i, per_name),
+                # per_name > 1 models one server's URLs: its name and its address.
+                "addresses": [address(i // per_name * per_name)],
+                "urls": {"ews": f"https://{host(i, per_name)}:{PORT}/EWS/Exchange.asmx"},
+            }
+            for i in range(count)
+        ],
+        "trust": {"ca_files": [str(ca)], "system": False},
+        "dns": {"nameservers": [dns.nameserver], "timeout": "2s"},
+        "probe": {"interval": "1h", "timeout": "5s", "concurrency": conc},
+    }
+    path = workdir / f"exporter-{count}-{per_name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def start_blackbox(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    config = {
+        "modules": {
+            "tls": {
+                "prober": "tcp",
+                "timeout": "5s",
+                "tcp": {
+                    "tls": True,
+                    "tls_config": {
+                        "insecure_skip_verify": True,
+                        "server_name": "bench0.contoso.test",
+                    },
+                },
+            }
+        }
+    }
+    path = workdir / "blackbox.yml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            "prometheus-blackbox-exporter",
+            f"--config.file={path}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1)
+    return proc, port
+
+
+def metrics_latency(config: Path, seconds: int) -> dict[str, float]:
+    """p50/p99 of /metrics under wrk while background refreshes run."""
+    data = yaml.safe_load(config.read_text())
+    data["probe"]["interval"] = "3s"
+    data["probe"]["timeout"] = "2s"
+    fast = config.with_name("exporter-latency.yaml")
+    fast.write_text(yaml.safe_dump(data))
+    port = free_port()
+    serve = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "serve",
+            "--config.file",
+            str(fast),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--log.level",
+            "warn",
+        ],
+        cwd=ROOT,
+    )
+    try:
+        for _ in range(600):
+            if serve.poll() is not None:
+                raise SystemExit("benchmarks: serve exited before it was ready")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        out = subprocess.run(
+            ["wrk", "-t2", "-c4", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}/metrics"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        serve.terminate()
+        serve.wait(timeout=15)
+
+    def pct(label: str) -> float:
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert match, out
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "p50_ms": pct("50"),
+        "p99_ms": pct("99"),
+        "requests": requests,
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def summarise(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
+
+
+def fmt(values: list[float], digits: int = 0) -> str:
+    med, low, high = summarise(values)
+    return f"{med:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--targets", default="200,1000")
+    parser.add_argument("--keys", default="ecdsa,rsa")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rss-cycles", type=int, default=1000)
+    parser.add_argument("--rss-targets", type=int, default=200)
+    parser.add_argument("--latency-seconds", type=int, default=10)
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = parser.parse_args()
+    counts = [int(c) for c in args.targets.split(",")]
+    rows: list[dict[str, Any]] = []
+    latency: dict[str, float] = {}
+    rss: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        for key in args.keys.split(","):
+            for count in counts:
+                targets = start_targets(count, key, work / f"{key}-{count}")
+                # One name per endpoint (worst case) and one per 9 (a real server's URLs).
+                records = {host(i): [address(i)] for i in range(count)}
+                records.update({host(i, 9): [address(i // 9 * 9)] for i in range(count)})
+                dns = Dnsmasq(records, zones=("contoso.test",))
+                blackbox, bb_port = start_blackbox(work)
+                listing = work / f"targets-{count}.txt"
+                listing.write_text("".join(f"{address(i)} {host(i)}\n" for i in range(count)))
+                config = exporter_config(work, count, targets.ca_file, dns, args.concurrency)
+                shared = exporter_config(
+                    work, count, targets.ca_file, dns, args.concurrency, per_name=9
+                )
+                try:
+                    results: dict[str, list[dict[str, Any]]] = {
+                        "exporter": [],
+                        "exporter_shared": [],
+                        "blackbox": [],
+                        "bare": [],
+                    }
+                    for _ in range(args.rounds):  # interleaved: A B C D A B C D ...
+                        results["exporter"].append(run_worker(["refresh", str(config)]))
+                        results["exporter_shared"].append(run_worker(["refresh", str(shared)]))
+                        results["blackbox"].append(
+                            run_worker(
+                                ["blackbox", str(listing), str(args.concurrency), str(bb_port)],
+                                external=blackbox.pid,
+                            )
+                        )
+                        results["bare"].append(
+                            run_worker(["bare", str(listing), str(args.concurrency)])
+                        )
+                    rows.append(
+                        {
+                            "key": key,
+                            "count": count,
+                            "results": results,
+                            "blackbox_rss": proc_hwm(blackbox.pid),
+                        }
+                    )
+                    print(f"done: {key} {count}", flush=True)
+                    if count == max(counts) and not latency:
+                        latency = metrics_latency(config, args.latency_seconds)
+                    if count == args.rss_targets and not rss and args.rss_cycles >= 10:
+                        proc = subprocess.run(
+                            [
+                                sys.executable,
+                                "-m",
+                                "benchmarks.workers",
+                                "rss",
+                                str(config),
+                                str(args.rss_cycles),
+                            ],
+                            cwd=ROOT,
+                            capture_output=True,
+                            text=True,
+                            check=True,
+                        )
+                        rss = json.loads(proc.stdout.splitlines()[-1])
+                finally:
+                    blackbox.terminate()
+                    blackbox.wait(timeout=10)
+                    dns.stop()
+                    targets.stop()
+    report = render(rows, latency, rss, args)
+    print(report)
+    if not args.no_write:
+        RESULTS.write_text(report)
+    return 0
+
+
+def render(
+    rows: list[dict[str, Any]],
+    latency: dict[str, float],
+    rss: dict[str, Any],
+    args: argparse.Namespace,
+) -> str:
+    cpu_model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with `benchmarks/run` "
+        f"({args.rounds} rounds, interleaved, concurrency {args.concurrency}).",
+        f"Machine: {os.cpu_count()} cores ({cpu_model}), Python {platform.python_version()}, "
+        f"{ssl.OPENSSL_VERSION}, nginx-light targets on loopback, blackbox_exporter "
+        f"{_bb_version()}. Absolute numbers drift with other tenants; the ratios, measured "
+        "in the same run, are the result.",
+        "",
+        "| targets | key | method | probes/s, median (min-max) | CPU s per 1000 probes "
+        "| peak RSS MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    ratios = []
+    for row in rows:
+        res = row["results"]
+
+        def rate(items: list[dict[str, Any]]) -> list[float]:
+            return [i["probes"] / i["wall"] for i in items]
+
+        def cpu(items: list[dict[str, Any]]) -> list[float]:
+            return [(i["cpu"] + i["external_cpu"]) * 1000 / i["probes"] for i in items]
+
+        for name, label in (
+            ("exporter", "this exporter, full refresh, a DNS name per endpoint"),
+            ("exporter_shared", "this exporter, full refresh, 9 endpoints per name"),
+            ("blackbox", "blackbox_exporter /probe (+ its driver)"),
+            ("bare", "bare Python handshake loop"),
+        ):
+            peak = (
+                row["blackbox_rss"]
+                if name == "blackbox"
+                else max(i["maxrss_mb"] for i in res[name])
+            )
+            lines.append(
+                f"| {row['count']} | {row['key']} | {label} | {fmt(rate(res[name]))} | "
+                f"{fmt(cpu(res[name]), 2)} | {peak:.0f} |"
+            )
+        bb, bare = (statistics.median(rate(res[n])) for n in ("blackbox", "bare"))
+        bb_cpu = statistics.median(cpu(res["blackbox"]))
+        for name, shape in (("exporter", "a name per endpoint"), ("exporter_shared", "9 per name")):
+            exp, exp_cpu = statistics.median(rate(res[name])), statistics.median(cpu(res[name]))
+            ratios.append(
+                f"| {row['count']} | {row['key']} | {shape} | {exp / bb:.2f} | "
+                f"{exp_cpu / bb_cpu:.2f} | {exp / bare:.2f} |"
+            )
+    lines += [
+        "",
+        "Ratios (medians; targets: throughput >= 1.0x blackbox, aim 1.5x; CPU per probe "
+        "<= 1.0x blackbox, aim 0.67x; >= 0.90x the bare loop):",
+        "",
+        "| targets | key | DNS names | throughput vs blackbox | CPU per probe vs blackbox | "
+        "throughput vs bare loop |",
+        "|---|---|---|---|---|---|",
+        *ratios,
+        "",
+    ]
+    if latency:
+        lines.append(
+            f"`/metrics` at {max(r['count'] for r in rows)} endpoints under wrk "
+            f"(2 threads, 4 connections) while refreshes run: p50 "
+            f"{latency['p50_ms']:.2f} ms, p99 {latency['p99_ms']:.2f} ms over "
+            f"{latency['requests']} requests, {latency['non_2xx']} errors "
+            "(target: p99 under 10 ms)."
+        )
+    if rss:
+        lines.append(
+            f"RSS at {args.rss_targets} endpoints: {rss['rss_after_10_mb']:.1f} MB after "
+            f"10 refreshes, {rss['rss_after_n_mb']:.1f} MB after {rss['cycles']} "
+            f"({rss['seconds']:.0f} s) (target: no growth)."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _bb_version() -> str:
+    out = subprocess.run(
+        ["prometheus-blackbox-exporter", "--version"], capture_output=True, text=True, check=False
+    )
+    match = re.search(r"version (\S+)", out.stdout + out.stderr)
+    return match.group(1) if match else "?"
+
+
+if __name__ == "__main__":
+    if shutil.which("nginx") is None or shutil.which("wrk") is None:
+        raise SystemExit(
+            "benchmarks: needs nginx-light, wrk, dnsmasq-base and "
+            "prometheus-blackbox-exporter (benchmarks/run installs them as root)"
+        )
+    sys.exit(main())
