@@ -74,7 +74,13 @@ def run_worker(args: list[str], external: int | None = None) -> dict[str, Any]:
 
 
 def exporter_config(
-    workdir: Path, count: int, ca: Path, dns: Dnsmasq, conc: int, per_name: int = 1
+    workdir: Path,
+    count: int,
+    ca: Path,
+    dns: Dnsmasq,
+    conc: int,
+    per_name: int = 1,
+    processes: int = 1,
 ) -> Path:
     config = {
         "servers": [
@@ -89,9 +95,9 @@ def exporter_config(
         ],
         "trust": {"ca_files": [str(ca)], "system": False},
         "dns": {"nameservers": [dns.nameserver], "timeout": "2s"},
-        "probe": {"interval": "1h", "timeout": "5s", "concurrency": conc},
+        "probe": {"interval": "1h", "timeout": "5s", "concurrency": conc, "processes": processes},
     }
-    path = workdir / f"exporter-{count}-{per_name}.yaml"
+    path = workdir / f"exporter-{count}-{per_name}-{processes}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -196,6 +202,23 @@ def fmt(values: list[float], digits: int = 0) -> str:
     return f"{med:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
+def _rounds(
+    configs: dict[str, Path], listing: Path, bb_port: int, bb_pid: int, args: argparse.Namespace
+) -> dict[str, list[dict[str, Any]]]:
+    """Every method, interleaved (A B C D E A B C D E ...), ``args.rounds`` times."""
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in (*configs, "blackbox", "bare")}
+    for _ in range(args.rounds):
+        for name, config in configs.items():
+            results[name].append(run_worker(["refresh", str(config)]))
+        results["blackbox"].append(
+            run_worker(
+                ["blackbox", str(listing), str(args.concurrency), str(bb_port)], external=bb_pid
+            )
+        )
+        results["bare"].append(run_worker(["bare", str(listing), str(args.concurrency)]))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--targets", default="200,1000")
@@ -210,6 +233,7 @@ def main() -> int:
     counts = [int(c) for c in args.targets.split(",")]
     rows: list[dict[str, Any]] = []
     latency: dict[str, float] = {}
+    latency_procs: dict[str, float] = {}
     rss: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
@@ -223,29 +247,16 @@ def main() -> int:
                 blackbox, bb_port = start_blackbox(work)
                 listing = work / f"targets-{count}.txt"
                 listing.write_text("".join(f"{address(i)} {host(i)}\n" for i in range(count)))
-                config = exporter_config(work, count, targets.ca_file, dns, args.concurrency)
-                shared = exporter_config(
-                    work, count, targets.ca_file, dns, args.concurrency, per_name=9
-                )
+                conc, ca = args.concurrency, targets.ca_file
+                configs = {
+                    "exporter": exporter_config(work, count, ca, dns, conc),
+                    "exporter_shared": exporter_config(work, count, ca, dns, conc, per_name=9),
+                    "exporter_procs": exporter_config(
+                        work, count, ca, dns, conc, per_name=9, processes=2
+                    ),
+                }
                 try:
-                    results: dict[str, list[dict[str, Any]]] = {
-                        "exporter": [],
-                        "exporter_shared": [],
-                        "blackbox": [],
-                        "bare": [],
-                    }
-                    for _ in range(args.rounds):  # interleaved: A B C D A B C D ...
-                        results["exporter"].append(run_worker(["refresh", str(config)]))
-                        results["exporter_shared"].append(run_worker(["refresh", str(shared)]))
-                        results["blackbox"].append(
-                            run_worker(
-                                ["blackbox", str(listing), str(args.concurrency), str(bb_port)],
-                                external=blackbox.pid,
-                            )
-                        )
-                        results["bare"].append(
-                            run_worker(["bare", str(listing), str(args.concurrency)])
-                        )
+                    results = _rounds(configs, listing, bb_port, blackbox.pid, args)
                     rows.append(
                         {
                             "key": key,
@@ -256,7 +267,10 @@ def main() -> int:
                     )
                     print(f"done: {key} {count}", flush=True)
                     if count == max(counts) and not latency:
-                        latency = metrics_latency(config, args.latency_seconds)
+                        latency = metrics_latency(configs["exporter"], args.latency_seconds)
+                        latency_procs = metrics_latency(
+                            configs["exporter_procs"], args.latency_seconds
+                        )
                     if count == args.rss_targets and not rss and args.rss_cycles >= 10:
                         proc = subprocess.run(
                             [
@@ -264,7 +278,7 @@ def main() -> int:
                                 "-m",
                                 "benchmarks.workers",
                                 "rss",
-                                str(config),
+                                str(configs["exporter"]),
                                 str(args.rss_cycles),
                             ],
                             cwd=ROOT,
@@ -278,7 +292,7 @@ def main() -> int:
                     blackbox.wait(timeout=10)
                     dns.stop()
                     targets.stop()
-    report = render(rows, latency, rss, args)
+    report = render(rows, latency, latency_procs, rss, args)
     print(report)
     if not args.no_write:
         RESULTS.write_text(report)
@@ -288,6 +302,7 @@ def main() -> int:
 def render(
     rows: list[dict[str, Any]],
     latency: dict[str, float],
+    latency_procs: dict[str, float],
     rss: dict[str, Any],
     args: argparse.Namespace,
 ) -> str:
@@ -326,6 +341,7 @@ def render(
         for name, label in (
             ("exporter", "this exporter, full refresh, a DNS name per endpoint"),
             ("exporter_shared", "this exporter, full refresh, 9 endpoints per name"),
+            ("exporter_procs", "this exporter, 9 per name, probe.processes: 2"),
             ("blackbox", "blackbox_exporter /probe (+ its driver)"),
             ("bare", "bare Python handshake loop"),
         ):
@@ -340,7 +356,11 @@ def render(
             )
         bb, bare = (statistics.median(rate(res[n])) for n in ("blackbox", "bare"))
         bb_cpu = statistics.median(cpu(res["blackbox"]))
-        for name, shape in (("exporter", "a name per endpoint"), ("exporter_shared", "9 per name")):
+        for name, shape in (
+            ("exporter", "a name per endpoint"),
+            ("exporter_shared", "9 per name"),
+            ("exporter_procs", "9 per name, 2 processes"),
+        ):
             exp, exp_cpu = statistics.median(rate(res[name])), statistics.median(cpu(res[name]))
             ratios.append(
                 f"| {row['count']} | {row['key']} | {shape} | {exp / bb:.2f} | "
@@ -364,6 +384,12 @@ def render(
             f"{latency['p50_ms']:.2f} ms, p99 {latency['p99_ms']:.2f} ms over "
             f"{latency['requests']} requests, {latency['non_2xx']} errors "
             "(target: p99 under 10 ms)."
+        )
+    if latency_procs:
+        lines.append(
+            f"The same with `probe.processes: 2` (probes in worker processes): p50 "
+            f"{latency_procs['p50_ms']:.2f} ms, p99 {latency_procs['p99_ms']:.2f} ms over "
+            f"{latency_procs['requests']} requests, {latency_procs['non_2xx']} errors."
         )
     if rss:
         lines.append(

@@ -1,4 +1,8 @@
-"""Entry point for ``python -m exporter``: the same CLI as the console script."""
+"""Entry point for ``python -m exporter``: the same CLI as the console script.
+
+Guarded: probe worker processes (``probe.processes``) start with "forkserver",
+which imports the parent's __main__ module and must not run the CLI again.
+"""
 
 from __future__ import annotations
 
@@ -6,4 +10,5 @@ import sys
 
 from exporter.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

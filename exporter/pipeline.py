@@ -20,6 +20,7 @@ from exporter.evaluate.outcome import Outcome, Status, worst
 from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint
 from exporter.model import Endpoint
 from exporter.probe.dns import DnsAnswer, DnsResolver
+from exporter.probe.processes import probe_in_processes
 from exporter.probe.runner import ProbeSettings, TlsProber, probe_all
 from exporter.probe.tls import make_client_context, probe_tls
 from exporter.remediation import Remediation, build_remediation, suggest_for
@@ -80,7 +81,17 @@ def run_cycle(
     resolver = world.resolver_factory(config)
     settings = ProbeSettings(config.probe.timeout, config.probe.concurrency)
     endpoints = [e for e in inventory.endpoints if select is None or select(e)]
-    probes = probe_all(endpoints, resolver, settings, world.context, world.tls_prober)
+    if config.probe.processes > 1 and world.tls_prober is probe_tls:
+        probes = probe_in_processes(
+            endpoints,
+            config.probe.processes,
+            config.dns.nameservers,
+            config.dns.timeout,
+            settings,
+            (resolver, world.context),
+        )
+    else:
+        probes = probe_all(endpoints, resolver, settings, world.context, world.tls_prober)
     now = world.now()
     issuer_cache: dict[tuple[bytes, ...], Outcome] = {}
     verdicts = [

@@ -47,9 +47,12 @@ class DnsConfig:
 
 @dataclass(frozen=True)
 class ProbeConfig:
+    """``concurrency`` is per process; ``processes`` > 1 probes in worker processes."""
+
     interval: float = 300.0
     timeout: float = 10.0
     concurrency: int = 16
+    processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -194,12 +197,13 @@ def _probe(section: Reader) -> ProbeConfig:
     interval = section.duration("interval", 300.0)
     timeout = section.duration("timeout", 10.0)
     concurrency = section.integer("concurrency", 16, minimum=1)
-    section.finish(("interval", "timeout", "concurrency"))
+    processes = section.integer("processes", 1, minimum=1)
+    section.finish(("interval", "timeout", "concurrency", "processes"))
     if timeout <= 0:
         section.problem("timeout", "must be more than 0s")
     elif timeout >= interval:
         section.problem("timeout", "must be shorter than probe.interval")
-    return ProbeConfig(interval, timeout, concurrency)
+    return ProbeConfig(interval, timeout, concurrency, processes)
 
 
 def _thresholds(section: Reader) -> Thresholds:
