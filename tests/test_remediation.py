@@ -158,13 +158,18 @@ def test_dns_step_when_certificate_name_is_not_in_internal_dns() -> None:
     )
 
 
-def test_dns_step_when_certificate_name_points_elsewhere() -> None:
+def test_dns_advice_when_certificate_name_points_elsewhere() -> None:
+    """No Add-DnsServerResourceRecordA here: a second A record would make round-robin."""
     fix = remediate(
         Component.EWS,
         "https://exch01.contoso.local/EWS/Exchange.asmx",
         suggested_dns=("203.0.113.7",),
     )
-    assert [s.kind for s in fix.steps] == [StepKind.COMMAND, StepKind.DNS]
+    assert [s.kind for s in fix.steps] == [StepKind.COMMAND, StepKind.ADVICE]
+    assert (
+        "Point the internal record for mail.contoso.com at EXCH01 (10.0.0.21)" in fix.steps[1].text
+    )
+    assert "203.0.113.7" in fix.steps[1].comment
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from exporter.remediation.kb940726 import (
     ps_quote,
     recycle_autodiscover_command,
     set_url_command,
+    setter_for,
 )
 from exporter.remediation.suggest import suggest_host, suggested_url
 
@@ -107,8 +108,8 @@ def _name_steps(
                 StepKind.ADVICE,
                 f"Issue a certificate for {server.name} that names "
                 f"{endpoint.target.host if endpoint.target else endpoint.url}, or move the "
-                f"URL to a name the certificate carries, then run the "
-                f"{endpoint.component.value} command from KB 940726.",
+                f"URL to a name the certificate carries with "
+                f"{setter_for(endpoint.component, server.version).cmdlet} (KB 940726).",
                 "no usable name on the certificate to suggest",
             )
         ]
@@ -141,10 +142,20 @@ def _name_steps(
                 "Autodiscover URL is served",
             )
         )
-    if suggested_dns is not None:
-        answer_addresses = set(suggested_dns.addresses)
-        if not answer_addresses & set(verdict.probe.server_addresses):
-            steps.extend(_dns_steps(endpoint, host, verdict.probe.server_addresses, None, None))
+    server_addresses = verdict.probe.server_addresses
+    if suggested_dns is not None and not set(suggested_dns.addresses) & set(server_addresses):
+        if suggested_dns.addresses:
+            # The name exists internally but points elsewhere: adding a second A record
+            # would make round-robin, so the existing record must be changed instead.
+            message = (
+                f"{host} resolves to {', '.join(suggested_dns.addresses)} for internal "
+                f"clients, not to {server.name}"
+            )
+            steps.extend(
+                _dns_steps(endpoint, host, server_addresses, Reason.POINTS_ELSEWHERE, message)
+            )
+        else:
+            steps.extend(_dns_steps(endpoint, host, server_addresses, None, None))
     return steps
 
 
