@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -145,15 +146,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     flush=True,
                 )
 
-            return serve(
-                str(lab.config_path), config, listen, WebConfig(), logger, on_listening=announce
+            return _serving(
+                args.listen,
+                lambda: serve(
+                    str(lab.config_path), config, listen, WebConfig(), logger, on_listening=announce
+                ),
             )
-        except OSError as exc:
-            print(
-                f"{PROG}: error: cannot listen on {args.listen}: {exc.strerror or exc}",
-                file=sys.stderr,
-            )
-            return 1
         finally:
             lab.close()
 
@@ -166,12 +164,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     web = load_web_config(args.web_config) if args.web_config else WebConfig()
     config = load_config(args.config_file)
+    return _serving(args.listen, lambda: serve(args.config_file, config, listen, web, logger))
+
+
+def _serving(listen: str, run: Callable[[], int]) -> int:
+    """Run a server; a bind failure is one line naming the address."""
     try:
-        return serve(args.config_file, config, listen, web, logger)
+        return run()
     except OSError as exc:
-        print(
-            f"{PROG}: error: cannot listen on {args.listen}: {exc.strerror or exc}", file=sys.stderr
-        )
+        print(f"{PROG}: error: cannot listen on {listen}: {exc.strerror or exc}", file=sys.stderr)
         return 1
 
 
@@ -207,3 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `report | head`: the reader left. Quietly, like any Unix filter.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open until exit
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last net: a user never sees a traceback
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 70  # EX_SOFTWARE

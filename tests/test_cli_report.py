@@ -180,3 +180,17 @@ def test_version() -> None:
     result = cli("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("exchange-cert-exporter 0.")
+
+
+def test_report_into_a_closed_pipe_is_quiet(kb_lab) -> None:
+    path, _, _ = kb_lab
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "report", "--config.file", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # like `| head -0`: the reader is gone before the report is written
+    _, err = proc.communicate(timeout=60)
+    assert b"Traceback" not in err
+    assert err == b""
