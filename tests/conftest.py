@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,17 @@ def lab_config(
     }
     data.update(extra)
     return data
+
+
+def run_exporter(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it: ``python -m exporter ARGS``, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def run(config_path: Path, now: dt.datetime | None = None) -> Snapshot:

@@ -218,10 +218,9 @@ JOINED = {
 FIX = "Renew certificate 1BAB on EXCH01, then Enable-ExchangeCertificate -Server EXCH01"
 
 
-def _base(metric: str, bad: str) -> list[dict]:
+def _context() -> list[dict]:
+    """What every endpoint alert joins: both endpoints' info, and EXCH01's fix."""
     return [
-        series(metric, bad, **EP),
-        series(metric, "1x200", server="EXCH02", component="ews"),
         info("EXCH01", "ews", URL),
         info("EXCH02", "ews", URL.replace("mail", "mail2")),
         series(
@@ -232,6 +231,14 @@ def _base(metric: str, bad: str) -> list[dict]:
             kind="advice",
             text=FIX,
         ),
+    ]
+
+
+def _base(metric: str, bad: str) -> list[dict]:
+    return [
+        series(metric, bad, **EP),
+        series(metric, "1x200", server="EXCH02", component="ews"),
+        *_context(),
     ]
 
 
@@ -313,16 +320,7 @@ def _expiry_series(leaf_days: float, chain_days: float) -> list[dict]:
             server="EXCH02",
             component="ews",
         ),
-        info("EXCH01", "ews", URL),
-        info("EXCH02", "ews", URL.replace("mail", "mail2")),
-        series(
-            "exchange_internal_url_remediation_info",
-            "1x200",
-            **EP,
-            step="01",
-            kind="advice",
-            text=FIX,
-        ),
+        *_context(),
     ]
 
 

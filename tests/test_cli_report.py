@@ -9,25 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import lab_config
+from tests.conftest import lab_config, run_exporter
 from tests.pki import CA, DAY, NOW
 
 DATA = Path(__file__).parent / "data" / "config"
 
 
-def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "exporter", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def test_json_report_contract(kb_lab) -> None:
     path, port, _ = kb_lab
-    result = cli("report", "--config.file", str(path), "--format", "json")
+    result = run_exporter("report", "--config.file", str(path), "--format", "json")
     assert result.returncode == 2, result.stderr
     assert result.stderr == ""
     data = json.loads(result.stdout)
@@ -70,7 +60,7 @@ def test_json_report_contract(kb_lab) -> None:
 
 def test_table_report(kb_lab) -> None:
     path, _, _ = kb_lab
-    result = cli("report", "--config.file", str(path))
+    result = run_exporter("report", "--config.file", str(path))
     assert result.returncode == 2
     lines = result.stdout.splitlines()
     assert lines[0].split() == [
@@ -94,7 +84,7 @@ def test_table_report(kb_lab) -> None:
 
 def test_powershell_report(kb_lab) -> None:
     path, port, _ = kb_lab
-    result = cli("report", "--config.file", str(path), "--format", "powershell")
+    result = run_exporter("report", "--config.file", str(path), "--format", "powershell")
     assert result.returncode == 2
     code = [line for line in result.stdout.splitlines() if line and not line.startswith("#")]
     assert code == [
@@ -135,17 +125,17 @@ def test_exit_codes_ok_and_warning(
             )
         )
 
-    result = cli("report", "--config.file", config(ok.port, "127.0.3.3"))
+    result = run_exporter("report", "--config.file", config(ok.port, "127.0.3.3"))
     assert result.returncode == 0, result.stdout
     assert result.stdout.splitlines()[-1] == "1 endpoint: 1 ok"
-    result = cli("report", "--config.file", config(soon.port, "127.0.3.4"))
+    result = run_exporter("report", "--config.file", config(soon.port, "127.0.3.4"))
     assert result.returncode == 1, result.stdout
     assert "expiry: the certificate expires in 20.0 days" in result.stdout
 
 
 def test_bad_config_is_one_line_exit_2() -> None:
     path = DATA / "invalid-bad-duration.yaml"
-    result = cli("report", "--config.file", str(path))
+    result = run_exporter("report", "--config.file", str(path))
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == (
@@ -168,7 +158,7 @@ def test_bad_config_is_one_line_exit_2() -> None:
     ],
 )
 def test_usage_errors_are_one_line(args, message) -> None:
-    result = cli(*args)
+    result = run_exporter(*args)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.startswith(f"exchange-cert-exporter: error: {message}")
@@ -177,7 +167,7 @@ def test_usage_errors_are_one_line(args, message) -> None:
 
 
 def test_version() -> None:
-    result = cli("--version")
+    result = run_exporter("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("exchange-cert-exporter 0.")
 

@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import run_exporter
 from tests.peers.dnsmasq import free_port
 from tests.test_serve import samples, value
 
@@ -66,13 +67,7 @@ def test_demo_shows_the_mismatch_and_its_fix_then_stops() -> None:
 
 @pytest.mark.parametrize("address", ["0.0.0.0:9940", "10.0.0.1:9940", ":9940"])
 def test_demo_refuses_anything_but_loopback(address: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "exporter", "demo", "--web.listen-address", address],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_exporter("demo", "--web.listen-address", address, timeout=30)
     assert result.returncode == 2
     assert "the demo listens on loopback only" in result.stderr
     assert result.stderr.count("\n") == 1

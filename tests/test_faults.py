@@ -8,8 +8,6 @@ import datetime as dt
 import json
 import resource
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -30,7 +28,7 @@ from exporter.lab.tls_server import TlsServer
 from exporter.probe.dns import DnsReason, DnsResolver
 from exporter.truststore import TrustStore
 from tests.ad_data import organisation
-from tests.conftest import LDAP_PASSWORD, lab_config, run
+from tests.conftest import LDAP_PASSWORD, lab_config, run, run_exporter
 from tests.peers import hostile
 
 PROBE_TIMEOUT = 2.0
@@ -254,23 +252,10 @@ def test_canary_password_never_appears_anywhere(
             ["report", "--format", "json"],
             ["report"],
             ["report", "--format", "powershell"],
+            ["check", "-vv"],
         ):
-            result = subprocess.run(
-                [sys.executable, "-m", "exporter", *args, "--config.file", str(path)],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
+            result = run_exporter(*args, "--config.file", str(path))
             outputs.extend([result.stdout, result.stderr])
-        check = subprocess.run(
-            [sys.executable, "-m", "exporter", "check", "--config.file", str(path), "-vv"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        outputs.extend([check.stdout, check.stderr])
     joined = "\n".join(outputs)
     assert "invalid_credentials" in joined  # the wrong password's failure was rendered
     assert "EXCH16" in joined  # and the right one's inventory

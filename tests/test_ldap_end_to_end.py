@@ -4,13 +4,11 @@ every discovered endpoint, and a directory outage is visible without losing any.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 from exporter.lab.pki import CA
 from tests.ad_data import organisation
-from tests.conftest import LDAP_PASSWORD
+from tests.conftest import LDAP_PASSWORD, run_exporter
 from tests.peers.slapd import BIND_DN
 from tests.test_serve import samples, value
 
@@ -48,22 +46,7 @@ def test_report_json_for_discovered_endpoints(
     path = write_config(
         _config(slapd, tls.port, dns, root_file, password_file, ldap_tls_files["ca"])
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "exporter",
-            "report",
-            "--config.file",
-            str(path),
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_exporter("report", "--config.file", str(path), "--format", "json")
     assert result.returncode == 2, result.stderr
     data = json.loads(result.stdout)
     (ldap,) = data["discovery"]

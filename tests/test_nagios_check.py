@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from exporter.lab.pki import CA, DAY, NOW
-from tests.conftest import lab_config
+from tests.conftest import lab_config, run_exporter
 from tests.peers import hostile
 
 DATA = Path(__file__).parent / "data" / "config"
@@ -24,13 +23,7 @@ PERF = re.compile(
 
 
 def check(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "exporter", "check", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_exporter("check", *args, timeout=timeout)
 
 
 def split(output: str) -> tuple[str, list[str], list[str]]:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 
 from exporter.config import load_config
 from exporter.pipeline import World, run_cycle
 from exporter.probe import processes
-from tests.conftest import lab_config
+from tests.conftest import lab_config, run_exporter
 
 
 def _lab(make_tls, make_dns, write_config, root_file, issuing_ca, count=6, procs=2):
@@ -78,22 +76,7 @@ def test_cli_with_processes_does_not_recurse(
     make_tls, make_dns, write_config, root_file, issuing_ca
 ) -> None:
     path = _lab(make_tls, make_dns, write_config, root_file, issuing_ca)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "exporter",
-            "report",
-            "--config.file",
-            str(path),
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_exporter("report", "--config.file", str(path), "--format", "json")
     assert result.returncode == 2, result.stderr
     assert len(json.loads(result.stdout)["endpoints"]) == 6
     assert result.stderr == ""

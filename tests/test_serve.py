@@ -8,7 +8,6 @@ import shutil
 import signal
 import ssl
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import lab_config
+from tests.conftest import lab_config, run_exporter
 from tests.peers import hostile
 from tests.pki import CA
 
@@ -254,22 +253,7 @@ def test_bad_web_config_is_one_line(kb_lab, tmp_path: Path) -> None:
     path, _, _ = kb_lab
     web = tmp_path / "web.yml"
     web.write_text("basic_auth_users:\n  alice: plaintext\n")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "exporter",
-            "serve",
-            "--config.file",
-            str(path),
-            "--web.config.file",
-            str(web),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_exporter("serve", "--config.file", str(path), "--web.config.file", str(web))
     assert result.returncode == 2
     assert result.stderr == (
         f"exchange-cert-exporter: config error: {web}:2: "
