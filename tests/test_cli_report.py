@@ -184,3 +184,22 @@ def test_report_into_a_closed_pipe_is_quiet(kb_lab) -> None:
     _, err = proc.communicate(timeout=60)
     assert b"Traceback" not in err
     assert err == b""
+
+
+def test_table_says_why_discovery_found_nothing(tmp_path, password_file) -> None:
+    from exporter.lab.pki import CA
+    from tests.peers.dnsmasq import free_port
+
+    root = CA().write(tmp_path / "root.pem")
+    port = free_port()
+    config = tmp_path / "ldap.yaml"
+    config.write_text(
+        f'ldap: {{url: "ldaps://127.0.0.1:{port}", bind_dn: "CN=x",'
+        f' bind_password_file: "{password_file}", timeout: 1s}}\n'
+        f'trust: {{ca_files: ["{root}"], system: false}}\n'
+    )
+    result = run_exporter("report", "--config.file", str(config))
+    assert result.returncode == 2
+    lines = result.stdout.splitlines()
+    assert lines[-2].startswith(f"discovery ldap FAILING (unreachable): ldaps://127.0.0.1:{port}:")
+    assert lines[-1] == "0 endpoints: none found"

@@ -51,6 +51,12 @@ def render_table(snapshot: Snapshot, colour: bool = False) -> str:
     counts = {s: sum(1 for r in snapshot.endpoints if r.status is s) for s in Status}
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     lines.append("")
+    for status in snapshot.discovery:
+        if not status.success:
+            stale = ", using the last good inventory" if status.stale else ""
+            lines.append(
+                f"discovery {status.source} FAILING ({status.reason}{stale}): {status.error}"
+            )
     count = len(snapshot.endpoints)
     lines.append(f"{count} endpoint{'' if count == 1 else 's'}: {summary or 'none found'}")
     return "\n".join(lines) + "\n"
