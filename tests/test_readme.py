@@ -55,3 +55,17 @@ def test_every_config_key_is_documented() -> None:
         "thresholds.expiry_critical",
     ):
         assert f"`{key}`" in README, key
+
+
+def test_documented_json_example_has_every_field_the_report_writes() -> None:
+    import json as _json
+
+    example = README.split("### Report JSON", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    from exporter.render.json import SCHEMA_VERSION
+
+    documented = _json.loads(re.sub(r'"(\w+)\.\.\."', r'"\1"', example).replace("...", ""))
+    assert documented["schema_version"] == SCHEMA_VERSION
+    source = (ROOT / "exporter" / "render" / "json.py").read_text()
+    written = set(re.findall(r'^\s+"(\w+)":', source, re.M))
+    in_example = set(re.findall(r'"(\w+)":', example))
+    assert written - in_example == set()
