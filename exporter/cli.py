@@ -47,6 +47,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        required=True,
+        metavar="FILE",
+        help="YAML configuration (see config.example.yaml)",
+    )
+
+
 def _logging_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log.level", dest="log_level", default="info", choices=("debug", "info", "warn", "error")
@@ -69,13 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report", help="probe every endpoint once and print the verdicts and fixes"
     )
-    report.add_argument(
-        "--config.file",
-        dest="config_file",
-        required=True,
-        metavar="FILE",
-        help="YAML configuration (see config.example.yaml)",
-    )
+    _config_flag(report)
     report.add_argument(
         "--format",
         choices=("table", "json", "powershell"),
@@ -85,13 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="run as a Prometheus exporter with a status page (the main job)"
     )
-    serve.add_argument(
-        "--config.file",
-        dest="config_file",
-        required=True,
-        metavar="FILE",
-        help="YAML configuration (see config.example.yaml)",
-    )
+    _config_flag(serve)
     serve.add_argument(
         "--web.listen-address",
         dest="listen",
