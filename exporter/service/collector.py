@@ -130,144 +130,143 @@ class _Families(Collector):
 def render_snapshot(snap: Snapshot) -> bytes:
     """The snapshot's metrics in the text exposition format, rendered once."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(list(SnapshotMetrics().collect_snapshot(snap))))
+    registry.register(_Families(list(snapshot_families(snap))))
     return generate_latest(registry)
 
 
-class SnapshotMetrics:
+def snapshot_families(snap: Snapshot) -> Iterator[Metric]:
     """The metric families one snapshot yields."""
+    refreshed = GaugeMetricFamily(
+        "exchange_exporter_last_refresh_timestamp_seconds",
+        "When the last background refresh started.",
+    )
+    refreshed.add_metric([], snap.started_at.timestamp())
+    duration = GaugeMetricFamily(
+        "exchange_exporter_refresh_duration_seconds",
+        "How long the last background refresh took.",
+    )
+    duration.add_metric([], snap.duration)
+    yield refreshed
+    yield duration
+    disc_ok = _gauge(
+        "exchange_discovery_success",
+        "1 if the discovery source's last run succeeded.",
+        ["source"],
+    )
+    disc_last = _gauge(
+        "exchange_discovery_last_success_timestamp_seconds",
+        "When the discovery source last succeeded.",
+        ["source"],
+    )
+    for status in snap.discovery:
+        disc_ok.add_metric([status.source], 1 if status.success else 0)
+        if status.last_success is not None:
+            disc_last.add_metric([status.source], status.last_success)
+    yield disc_ok
+    yield disc_last
+    yield from _endpoint_families(snap)
 
-    def collect_snapshot(self, snap: Snapshot) -> Iterator[Metric]:
-        refreshed = GaugeMetricFamily(
-            "exchange_exporter_last_refresh_timestamp_seconds",
-            "When the last background refresh started.",
-        )
-        refreshed.add_metric([], snap.started_at.timestamp())
-        duration = GaugeMetricFamily(
-            "exchange_exporter_refresh_duration_seconds",
-            "How long the last background refresh took.",
-        )
-        duration.add_metric([], snap.duration)
-        yield refreshed
-        yield duration
-        disc_ok = _gauge(
-            "exchange_discovery_success",
-            "1 if the discovery source's last run succeeded.",
-            ["source"],
-        )
-        disc_last = _gauge(
-            "exchange_discovery_last_success_timestamp_seconds",
-            "When the discovery source last succeeded.",
-            ["source"],
-        )
-        for status in snap.discovery:
-            disc_ok.add_metric([status.source], 1 if status.success else 0)
-            if status.last_success is not None:
-                disc_last.add_metric([status.source], status.last_success)
-        yield disc_ok
-        yield disc_last
-        yield from self._endpoints(snap)
 
-    def _endpoints(self, snap: Snapshot) -> Iterator[Metric]:
-        success = _gauge(
-            "exchange_internal_url_probe_success",
-            "1 if the TLS handshake completed; absent for plain http URLs.",
-            ENDPOINT_LABELS,
+def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
+    success = _gauge(
+        "exchange_internal_url_probe_success",
+        "1 if the TLS handshake completed; absent for plain http URLs.",
+        ENDPOINT_LABELS,
+    )
+    duration = _gauge(
+        "exchange_internal_url_probe_duration_seconds",
+        "Seconds spent on DNS, connect and handshake.",
+        ENDPOINT_LABELS,
+    )
+    checks = {
+        c: _gauge(n, d + " Absent when not judged.", ENDPOINT_LABELS)
+        for c, (n, d) in _CHECK_METRICS.items()
+    }
+    not_after = _gauge(
+        "exchange_internal_url_cert_not_after_timestamp_seconds",
+        "The presented leaf certificate's notAfter.",
+        ENDPOINT_LABELS,
+    )
+    chain_not_after = _gauge(
+        "exchange_internal_url_chain_not_after_timestamp_seconds",
+        "The earliest notAfter in the presented chain.",
+        ENDPOINT_LABELS,
+    )
+    status = _gauge(
+        "exchange_internal_url_status",
+        "Endpoint status: 0 ok, 1 warning, 2 critical, 3 unknown.",
+        ENDPOINT_LABELS,
+    )
+    info = _gauge(
+        "exchange_internal_url_info",
+        "Always 1; what the endpoint is and the URL that would fix it.",
+        [*ENDPOINT_LABELS, "url", "host", "suggested_url", "version", "site"],
+    )
+    problem = _gauge(
+        "exchange_internal_url_problem_info",
+        "Always 1; one series per failed or unjudged check, with its reason.",
+        [*ENDPOINT_LABELS, "check", "reason"],
+    )
+    fix = _gauge(
+        "exchange_internal_url_remediation_info",
+        "Always 1; one series per remediation step, in order (step), with the "
+        "complete command or instruction (text).",
+        [*ENDPOINT_LABELS, "step", "kind", "text"],
+    )
+    cert = _gauge(
+        "exchange_certificate_info",
+        "Always 1; the presented leaf certificate.",
+        [*ENDPOINT_LABELS, "subject", "issuer", "serial", "fingerprint_sha256"],
+    )
+    for report in snap.endpoints:
+        verdict = report.verdict
+        endpoint = verdict.probe.endpoint
+        labels = [endpoint.server.name, endpoint.component.value]
+        probe_ok = verdict.checks[Check.PROBE_OK].ok
+        if probe_ok is not None:
+            success.add_metric(labels, 1 if probe_ok else 0)
+        duration.add_metric(labels, verdict.probe.duration)
+        status.add_metric(labels, verdict.status.exit_code)
+        for check, family in checks.items():
+            ok = verdict.checks[check].ok
+            if ok is not None:
+                family.add_metric(labels, 1 if ok else 0)
+        for check, outcome in verdict.checks.items():
+            if outcome.reason is not None:
+                problem.add_metric([*labels, check.value, outcome.reason.value], 1)
+        if verdict.expiry_reason is not None:
+            problem.add_metric([*labels, "expiry", verdict.expiry_reason.value], 1)
+        target = endpoint.target
+        server = endpoint.server
+        info.add_metric(
+            [
+                *labels,
+                endpoint.url,
+                target.host if target else "",
+                report.remediation.suggested_url or "",
+                server.version.value if server.version else "",
+                server.site or "",
+            ],
+            1,
         )
-        duration = _gauge(
-            "exchange_internal_url_probe_duration_seconds",
-            "Seconds spent on DNS, connect and handshake.",
-            ENDPOINT_LABELS,
-        )
-        checks = {
-            c: _gauge(n, d + " Absent when not judged.", ENDPOINT_LABELS)
-            for c, (n, d) in _CHECK_METRICS.items()
-        }
-        not_after = _gauge(
-            "exchange_internal_url_cert_not_after_timestamp_seconds",
-            "The presented leaf certificate's notAfter.",
-            ENDPOINT_LABELS,
-        )
-        chain_not_after = _gauge(
-            "exchange_internal_url_chain_not_after_timestamp_seconds",
-            "The earliest notAfter in the presented chain.",
-            ENDPOINT_LABELS,
-        )
-        status = _gauge(
-            "exchange_internal_url_status",
-            "Endpoint status: 0 ok, 1 warning, 2 critical, 3 unknown.",
-            ENDPOINT_LABELS,
-        )
-        info = _gauge(
-            "exchange_internal_url_info",
-            "Always 1; what the endpoint is and the URL that would fix it.",
-            [*ENDPOINT_LABELS, "url", "host", "suggested_url", "version", "site"],
-        )
-        problem = _gauge(
-            "exchange_internal_url_problem_info",
-            "Always 1; one series per failed or unjudged check, with its reason.",
-            [*ENDPOINT_LABELS, "check", "reason"],
-        )
-        fix = _gauge(
-            "exchange_internal_url_remediation_info",
-            "Always 1; one series per remediation step, in order (step), with the "
-            "complete command or instruction (text).",
-            [*ENDPOINT_LABELS, "step", "kind", "text"],
-        )
-        cert = _gauge(
-            "exchange_certificate_info",
-            "Always 1; the presented leaf certificate.",
-            [*ENDPOINT_LABELS, "subject", "issuer", "serial", "fingerprint_sha256"],
-        )
-        for report in snap.endpoints:
-            verdict = report.verdict
-            endpoint = verdict.probe.endpoint
-            labels = [endpoint.server.name, endpoint.component.value]
-            probe_ok = verdict.checks[Check.PROBE_OK].ok
-            if probe_ok is not None:
-                success.add_metric(labels, 1 if probe_ok else 0)
-            duration.add_metric(labels, verdict.probe.duration)
-            status.add_metric(labels, verdict.status.exit_code)
-            for check, family in checks.items():
-                ok = verdict.checks[check].ok
-                if ok is not None:
-                    family.add_metric(labels, 1 if ok else 0)
-            for check, outcome in verdict.checks.items():
-                if outcome.reason is not None:
-                    problem.add_metric([*labels, check.value, outcome.reason.value], 1)
-            if verdict.expiry_reason is not None:
-                problem.add_metric([*labels, "expiry", verdict.expiry_reason.value], 1)
-            target = endpoint.target
-            server = endpoint.server
-            info.add_metric(
-                [
-                    *labels,
-                    endpoint.url,
-                    target.host if target else "",
-                    report.remediation.suggested_url or "",
-                    server.version.value if server.version else "",
-                    server.site or "",
-                ],
-                1,
+        for number, step in enumerate(report.remediation.steps, start=1):
+            fix.add_metric([*labels, f"{number:02d}", step.kind.value, step.text], 1)
+        leaf = verdict.leaf
+        if leaf is not None and verdict.not_after and verdict.chain_not_after:
+            not_after.add_metric(labels, verdict.not_after.timestamp())
+            chain_not_after.add_metric(labels, verdict.chain_not_after.timestamp())
+            cert.add_metric(
+                [*labels, leaf.subject, leaf.issuer, leaf.serial, leaf.fingerprint_sha256], 1
             )
-            for number, step in enumerate(report.remediation.steps, start=1):
-                fix.add_metric([*labels, f"{number:02d}", step.kind.value, step.text], 1)
-            leaf = verdict.leaf
-            if leaf is not None and verdict.not_after and verdict.chain_not_after:
-                not_after.add_metric(labels, verdict.not_after.timestamp())
-                chain_not_after.add_metric(labels, verdict.chain_not_after.timestamp())
-                cert.add_metric(
-                    [*labels, leaf.subject, leaf.issuer, leaf.serial, leaf.fingerprint_sha256], 1
-                )
-        yield from (
-            success,
-            duration,
-            *checks.values(),
-            not_after,
-            chain_not_after,
-            status,
-            info,
-            problem,
-            fix,
-            cert,
-        )
+    yield from (
+        success,
+        duration,
+        *checks.values(),
+        not_after,
+        chain_not_after,
+        status,
+        info,
+        problem,
+        fix,
+        cert,
+    )
