@@ -28,9 +28,15 @@ MAX_NAMED = 5  # endpoints named in the first line; the rest are counted
 class EndpointState:
     report: EndpointReport
     state: Status
-    leaf_days: float | None
-    chain_days: float | None
     reasons: tuple[str, ...]
+
+    @property
+    def leaf_days(self) -> float | None:
+        return self.report.verdict.days_left
+
+    @property
+    def chain_days(self) -> float | None:
+        return self.report.verdict.chain_days_left
 
     @property
     def name(self) -> str:
@@ -69,7 +75,7 @@ def endpoint_state(report: EndpointReport, warning: Range, critical: Range) -> E
     elif chain_state is not Status.OK:
         reasons.append(f"chain expires in {chain:.0f} days")
     state = worst([verdict.checks_status, leaf_state, chain_state])
-    return EndpointState(report, state, leaf, chain, tuple(reasons))
+    return EndpointState(report, state, tuple(reasons))
 
 
 def quote_label(label: str) -> str:
