@@ -3,6 +3,7 @@ gets the right reason, and leaves every other endpoint's verdict untouched."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -55,6 +56,37 @@ def test_hostile_peer_ends_within_timeout(peer, behaviour, expected) -> None:
     assert result.reason is expected, result
     assert elapsed < TIMEOUT + 0.5
     assert result.chain == ()
+
+
+def test_connect_that_never_completes_ends_within_timeout() -> None:
+    backlog = hostile.FullBacklog("127.0.2.5")
+    try:
+        start = time.monotonic()
+        result = probe_tls(
+            "127.0.2.5", backlog.port, "mail.contoso.com", TIMEOUT, make_client_context()
+        )
+        elapsed = time.monotonic() - start
+    finally:
+        backlog.close()
+    assert result.reason is TlsReason.TIMEOUT, result
+    assert result.detail == f"no TCP connection within {TIMEOUT:g}s"
+    assert TIMEOUT - 0.05 < elapsed < TIMEOUT + 0.5
+
+
+def test_a_default_socket_timeout_does_not_shorten_the_deadline(peer) -> None:
+    """socket.setdefaulttimeout() elsewhere in the process must not change the probe."""
+    p = peer(hostile.silent)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(0.2)
+    try:
+        start = time.monotonic()
+        result = probe_tls("127.0.2.1", p.port, "mail.contoso.com", TIMEOUT, make_client_context())
+        elapsed = time.monotonic() - start
+    finally:
+        socket.setdefaulttimeout(previous)
+    assert result.reason is TlsReason.TIMEOUT
+    assert result.detail == f"TLS handshake not finished within {TIMEOUT:g}s"
+    assert elapsed > TIMEOUT - 0.05
 
 
 def test_handshake_ok_returns_whole_chain(make_tls, issuing_ca: CA) -> None:

@@ -71,6 +71,29 @@ def trickle(conn: socket.socket) -> None:
         threading.Event().wait(1)
 
 
+class FullBacklog:
+    """A listener that never accepts, its queue full: a new SYN gets no answer, so a
+    connect() hangs as it does towards a firewall that drops packets."""
+
+    def __init__(self, address: str) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind((address, 0))
+        self._sock.listen(0)
+        self.port = self._sock.getsockname()[1]
+        self._fillers = []
+        for _ in range(4):
+            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect((address, self.port))
+            self._fillers.append(filler)
+
+    def close(self) -> None:
+        for filler in self._fillers:
+            filler.close()
+        self._sock.close()
+
+
 class SilentUdp:
     """A DNS server that receives and never answers (a firewalled resolver)."""
 
