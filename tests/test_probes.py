@@ -4,7 +4,9 @@ gets the right reason, and leaves every other endpoint's verdict untouched."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -174,6 +176,31 @@ def test_dns_refused_is_an_error(make_dns) -> None:
     answer = resolver.lookup("www.fabrikam.test")
     assert answer.reason is DnsReason.ERROR
     assert answer.detail
+
+
+def test_threads_wanting_one_name_share_one_lookup(make_dns) -> None:
+    """Sixteen threads start on a server's URLs at once: one A and one AAAA query."""
+    dns = make_dns(
+        {"mail.contoso.com": ["127.0.1.1"], "other.contoso.com": ["127.0.1.2"]},
+        extra=["--log-queries"],
+    )
+    resolver = DnsResolver((("127.0.0.1", dns.port),), 2.0)
+    start = threading.Barrier(16)
+
+    def one(index: int) -> tuple[str, ...]:
+        start.wait()
+        return resolver.lookup("mail.contoso.com" if index else "other.contoso.com").addresses
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(one, range(16)))
+    resolver.close()
+    dns.stop()
+    assert answers == [("127.0.1.2",)] + [("127.0.1.1",)] * 15
+    log = dns.process.stdout.read().decode() if dns.process.stdout else ""
+    asked = [line for line in log.splitlines() if "query[" in line]
+    assert sum("query[A] mail.contoso.com" in line for line in asked) == 1, asked
+    assert sum("query[AAAA] mail.contoso.com" in line for line in asked) == 1, asked
+    assert sum("other.contoso.com" in line for line in asked) == 2, asked
 
 
 def test_server_address_unknown_still_judges_certificate(

@@ -7,7 +7,9 @@ SystemRandom draw per query, A then AAAA in turn) was 44% of a refresh when
 profiled (benchmarks/RESULTS.md): here each thread keeps a connected UDP socket
 per nameserver, sends the A and AAAA queries together, matches answers by ID
 and question, falls back to TCP on truncation, and tries nameservers in order.
-One resolver serves a cycle and caches its answers for that cycle only.
+One resolver serves a cycle and caches its answers for that cycle only; threads
+that want a name already being looked up wait for that answer rather than ask
+again (a server's nine URLs share one name, and sixteen threads start at once).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import secrets
 import socket
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -76,7 +79,7 @@ class DnsResolver:
     def __init__(self, nameservers: tuple[tuple[str, int], ...], timeout: float) -> None:
         self.timeout = timeout
         self.nameservers = list(nameservers) or _system_nameservers()
-        self._cache: dict[str, DnsAnswer] = {}
+        self._cache: dict[str, Future[DnsAnswer]] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
         self._sockets: list[socket.socket] = []
@@ -84,13 +87,16 @@ class DnsResolver:
     def lookup(self, host: str) -> DnsAnswer:
         name = host.rstrip(".").lower()
         with self._lock:
-            cached = self._cache.get(name)
-        if cached is not None:
-            return cached
-        answer = self._lookup(name)
-        with self._lock:
-            self._cache[name] = answer
-        return answer
+            future = self._cache.get(name)
+            first = future is None
+            if future is None:
+                future = self._cache[name] = Future()
+        if first:
+            try:
+                future.set_result(self._lookup(name))
+            except BaseException as exc:  # noqa: BLE001 - waiters must never hang; result() re-raises
+                future.set_exception(exc)
+        return future.result()
 
     def _lookup(self, name: str) -> DnsAnswer:
         try:
