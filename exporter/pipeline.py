@@ -19,7 +19,7 @@ from exporter.discovery.sources import Discoverer
 from exporter.evaluate.outcome import Outcome, Status, worst
 from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint
 from exporter.model import Endpoint
-from exporter.probe.dns import DnsAnswer, DnsResolver
+from exporter.probe.dns import DnsResolver
 from exporter.probe.processes import probe_in_processes
 from exporter.probe.runner import ProbeSettings, TlsProber, probe_all
 from exporter.probe.tls import make_client_context, probe_tls
@@ -98,13 +98,12 @@ def run_cycle(
         evaluate_endpoint(p, config.trust.store, config.thresholds, now, issuer_cache)
         for p in probes
     ]
-    reports = tuple(_remediate(v, resolver) for v in verdicts)
-    resolver.close()
+    # The names remediation checks (the certificate's), asked at once like the probes'.
+    hosts = [suggest_for(v) for v in verdicts]
+    resolver.resolve_all(host for host in hosts if host)
+    reports = tuple(
+        EndpointReport(v, build_remediation(v, resolver.lookup(host) if host else None))
+        for v, host in zip(verdicts, hosts, strict=True)
+    )
     status = worst([r.status for r in reports]) if reports else Status.UNKNOWN
     return Snapshot(reports, inventory.statuses, started_at, time.monotonic() - start, status)
-
-
-def _remediate(verdict: EndpointVerdict, resolver: DnsResolver) -> EndpointReport:
-    host = suggest_for(verdict)
-    answer: DnsAnswer | None = resolver.lookup(host) if host else None
-    return EndpointReport(verdict, build_remediation(verdict, answer))

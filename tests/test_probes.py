@@ -178,6 +178,23 @@ def test_dns_refused_is_an_error(make_dns) -> None:
     assert answer.detail
 
 
+def test_a_truncated_answer_is_asked_again_over_tcp(make_dns) -> None:
+    """Forty A records do not fit 512 bytes: dnsmasq sets TC and the stub asks over TCP."""
+    many = [f"127.0.3.{i}" for i in range(1, 41)]
+    dns = make_dns(
+        {"mail.contoso.com": ["127.0.1.1"]},
+        extra=[f"--host-record=big.contoso.com,{a}" for a in many] + ["--log-queries"],
+    )
+    resolver = DnsResolver((("127.0.0.1", dns.port),), 2.0)
+    answer = resolver.lookup("big.contoso.com")
+
+    dns.stop()
+    assert answer.reason is DnsReason.OK
+    assert sorted(answer.addresses) == sorted(many)
+    log = dns.process.stdout.read().decode() if dns.process.stdout else ""
+    assert sum("query[A] big.contoso.com" in line for line in log.splitlines()) == 2  # UDP, TCP
+
+
 def test_threads_wanting_one_name_share_one_lookup(make_dns) -> None:
     """Sixteen threads start on a server's URLs at once: one A and one AAAA query."""
     dns = make_dns(
@@ -193,7 +210,7 @@ def test_threads_wanting_one_name_share_one_lookup(make_dns) -> None:
 
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(one, range(16)))
-    resolver.close()
+
     dns.stop()
     assert answers == [("127.0.1.2",)] + [("127.0.1.1",)] * 15
     log = dns.process.stdout.read().decode() if dns.process.stdout else ""

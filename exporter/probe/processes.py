@@ -23,8 +23,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from exporter.model import Endpoint
-from exporter.probe.dns import DnsResolver
-from exporter.probe.runner import ProbeResult, ProbeSettings, probe_all
+from exporter.probe.dns import DnsAnswer, DnsResolver
+from exporter.probe.runner import ProbeResult, ProbeSettings, names_to_resolve, probe_all
 from exporter.probe.tls import make_client_context
 
 _lock = threading.Lock()
@@ -59,13 +59,11 @@ def _probe_share(
     nameservers: tuple[tuple[str, int], ...],
     dns_timeout: float,
     settings: ProbeSettings,
+    known: dict[str, DnsAnswer],
 ) -> list[ProbeResult]:
     """Runs in a worker process."""
-    resolver = DnsResolver(nameservers, dns_timeout)
-    try:
-        return probe_all(endpoints, resolver, settings, make_client_context())
-    finally:
-        resolver.close()
+    resolver = DnsResolver(nameservers, dns_timeout, known)
+    return probe_all(endpoints, resolver, settings, make_client_context())
 
 
 def probe_in_processes(
@@ -80,12 +78,14 @@ def probe_in_processes(
     if not endpoints:
         return []
     shares = [list(endpoints[i::processes]) for i in range(processes)]
+    # One DNS batch for the cycle, here; each worker starts with its answers.
+    known = fallback[0].resolve_all(names_to_resolve(endpoints))
     futures = []
     for attempt in (1, 2):
         try:
             pool = _get_pool(processes)
             futures = [
-                pool.submit(_probe_share, share, nameservers, dns_timeout, settings)
+                pool.submit(_probe_share, share, nameservers, dns_timeout, settings, known)
                 for share in shares
                 if share
             ]

@@ -155,6 +155,17 @@ def _guarded(
         )
 
 
+def names_to_resolve(endpoints: Sequence[Endpoint]) -> set[str]:
+    """Every name :func:`probe_endpoint` will look up, so that they are asked at once."""
+    names = set()
+    for endpoint in endpoints:
+        if endpoint.target is not None:
+            names.add(endpoint.target.host)
+            if not endpoint.server.addresses:
+                names.add(endpoint.server.fqdn)
+    return names
+
+
 def probe_all(
     endpoints: Sequence[Endpoint],
     resolver: DnsResolver,
@@ -165,6 +176,7 @@ def probe_all(
     """Probe every endpoint with at most ``settings.concurrency`` at once; order is kept."""
     if not endpoints:
         return []
+    resolver.resolve_all(names_to_resolve(endpoints))
     workers = max(1, min(settings.concurrency, len(endpoints)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
     try:

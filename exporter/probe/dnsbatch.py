@@ -1,0 +1,230 @@
+"""Many DNS lookups in flight from one thread: the transport under ``DnsResolver``.
+
+Each name gets an A and an AAAA query (distinct random IDs) over one connected UDP
+socket per nameserver, at most ``window`` names at a time; a truncated reply is
+asked again over TCP; a nameserver that answers with an error (SERVFAIL, REFUSED,
+ICMP unreachable) hands the name to the next one, within the name's one timeout.
+What the answers mean (NXDOMAIN, no address) is ``exporter.probe.dns``'s business.
+"""
+
+from __future__ import annotations
+
+import secrets
+import select
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+from exporter.probe import dnswire
+
+QUERY_TYPES = (dnswire.A, dnswire.AAAA)
+_FINAL = (dns.rcode.NOERROR, dns.rcode.NXDOMAIN)
+
+
+@dataclass
+class Lookup:
+    """One name: its queries at the current nameserver, and how it ended.
+
+    Attributes:
+        replies: when ``done``, the final replies (NOERROR or NXDOMAIN) of one server.
+        failures: one line per nameserver that gave no usable answer.
+        timed_out: the name's timeout ran out waiting on the last of them.
+    """
+
+    name: str
+    wire: bytes
+    deadline: float = 0.0
+    server: int = 0
+    queries: dict[int, int] = field(default_factory=dict)  # query ID -> type
+    replies: list[dnswire.Reply] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    done: bool = False
+    timed_out: bool = False
+
+
+class Batch:
+    """Runs lookups to their end over one :class:`Exchange`."""
+
+    def __init__(self, exchange: Exchange, timeout: float, window: int) -> None:
+        self.exchange = exchange
+        self.timeout = timeout
+        self.window = window
+        self._flying: dict[tuple[int, int], Lookup] = {}  # (nameserver, query ID)
+        self._live: dict[int, Lookup] = {}  # id() -> lookup, until it ends
+
+    def run(self, lookups: list[Lookup]) -> None:
+        waiting = deque(lookups)
+        while waiting or self._live:
+            while waiting and len(self._live) < self.window:
+                lookup = waiting.popleft()
+                lookup.deadline = time.monotonic() + self.timeout
+                self._live[id(lookup)] = lookup
+                self._ask(lookup)
+            if not self._live:
+                continue
+            soonest = min(x.deadline for x in self._live.values())
+            for server, event in self.exchange.wait(max(0.0, soonest - time.monotonic())):
+                if isinstance(event, OSError):
+                    self._server_down(server, event)
+                else:
+                    self._reply(server, event)
+            self._expire()
+
+    def _ask(self, lookup: Lookup) -> None:
+        """Send both queries to the lookup's nameserver, or move on to the next."""
+        while id(lookup) in self._live:
+            lookup.queries, lookup.replies = {}, []
+            for rdtype in QUERY_TYPES:
+                # Distinct IDs: equal ones would let one answer stand for both queries.
+                ident = secrets.randbits(16)
+                while (lookup.server, ident) in self._flying:
+                    ident = (ident + 1) % 65536
+                lookup.queries[ident] = rdtype
+                self._flying[(lookup.server, ident)] = lookup
+            try:
+                for ident, rdtype in lookup.queries.items():
+                    self.exchange.send(lookup.server, dnswire.query(lookup.wire, rdtype, ident))
+            except OSError as exc:
+                self._fail(lookup, f"{self.exchange.label(lookup.server)}: {exc.strerror or exc}")
+            else:
+                return
+
+    def _reply(self, server: int, reply: dnswire.Reply) -> None:
+        lookup = self._flying.get((server, reply.ident))
+        if lookup is None or any(r.ident == reply.ident for r in lookup.replies):
+            return  # a reply to an older query, or a repeat
+        rdtype = lookup.queries[reply.ident]
+        if not reply.answers(lookup.wire, rdtype):
+            return
+        if reply.truncated:
+            try:
+                reply = _tcp(self.exchange.nameservers[server], lookup, rdtype, reply.ident)
+            except TimeoutError:
+                return  # the name's deadline ends it
+            except _ServerFailed as exc:
+                self._retry(lookup, str(exc))
+                return
+        if reply.rcode not in _FINAL:
+            rcode = dns.rcode.to_text(dns.rcode.Rcode(reply.rcode))
+            self._retry(lookup, f"{self.exchange.label(server)} answered {rcode}")
+            return
+        lookup.replies.append(reply)
+        if len(lookup.replies) == len(lookup.queries) or reply.rcode == dns.rcode.NXDOMAIN:
+            lookup.done = True
+            self._end(lookup)
+
+    def _server_down(self, server: int, error: OSError) -> None:
+        """ICMP port unreachable (ECONNREFUSED): every name asked there moves on."""
+        failure = f"{self.exchange.label(server)}: {error.strerror or error}"
+        hit = {id(x): x for (s, _), x in self._flying.items() if s == server}
+        for lookup in hit.values():
+            self._retry(lookup, failure)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for lookup in [x for x in self._live.values() if x.deadline <= now]:
+            lookup.failures.append(f"{self.exchange.label(lookup.server)} did not answer")
+            lookup.timed_out = True
+            self._end(lookup)
+
+    def _retry(self, lookup: Lookup, failure: str) -> None:
+        self._fail(lookup, failure)
+        self._ask(lookup)
+
+    def _fail(self, lookup: Lookup, failure: str) -> None:
+        """This nameserver gave no usable answer: the next one, if time allows."""
+        self._forget(lookup)
+        lookup.failures.append(failure)
+        lookup.server += 1
+        if lookup.server >= len(self.exchange.nameservers) or time.monotonic() >= lookup.deadline:
+            self._end(lookup)
+
+    def _end(self, lookup: Lookup) -> None:
+        self._forget(lookup)
+        self._live.pop(id(lookup), None)
+
+    def _forget(self, lookup: Lookup) -> None:
+        for ident in lookup.queries:
+            self._flying.pop((lookup.server, ident), None)
+
+
+class Exchange:
+    """One connected, non-blocking UDP socket per nameserver, opened on first use."""
+
+    def __init__(self, nameservers: list[tuple[str, int]]) -> None:
+        self.nameservers = nameservers
+        self._sockets: dict[int, socket.socket] = {}
+        self._servers_by_fd: dict[int, int] = {}
+        self._poll = select.poll()
+
+    def __enter__(self) -> Exchange:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sock in self._sockets.values():
+            sock.close()
+
+    def label(self, server: int) -> str:
+        address, port = self.nameservers[server]
+        return f"{address}:{port}"
+
+    def send(self, server: int, wire: bytes) -> None:
+        sock = self._sockets.get(server)
+        if sock is None:
+            address = self.nameservers[server]
+            family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+            sock = self._sockets[server] = socket.socket(family, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.connect(address)
+            self._poll.register(sock, select.POLLIN)
+            self._servers_by_fd[sock.fileno()] = server
+        sock.send(wire)
+
+    def wait(self, timeout: float) -> list[tuple[int, dnswire.Reply | OSError]]:
+        """Every reply (or socket error) that arrives within ``timeout`` seconds."""
+        events: list[tuple[int, dnswire.Reply | OSError]] = []
+        for fd, _ in self._poll.poll(timeout * 1000):
+            server = self._servers_by_fd[fd]
+            sock = self._sockets[server]
+            while True:
+                try:
+                    wire = sock.recv(65535)
+                except BlockingIOError:
+                    break
+                except OSError as exc:
+                    events.append((server, exc))
+                    break
+                reply = dnswire.parse(wire)
+                if reply is not None:  # garbage is ignored, as if never received
+                    events.append((server, reply))
+        return events
+
+
+class _ServerFailed(Exception):
+    """This nameserver gave no usable answer."""
+
+
+def _tcp(server: tuple[str, int], lookup: Lookup, rdtype: int, ident: int) -> dnswire.Reply:
+    qname = dns.name.from_wire(lookup.wire, 0)[0]
+    query = dns.message.make_query(qname, dns.rdatatype.RdataType(rdtype), id=ident)
+    label = f"{server[0]}:{server[1]}"
+    try:
+        response = dns.query.tcp(
+            query, server[0], port=server[1], timeout=max(0.01, lookup.deadline - time.monotonic())
+        )
+    except (dns.exception.Timeout, TimeoutError):
+        raise TimeoutError from None
+    except (dns.exception.DNSException, OSError) as exc:
+        raise _ServerFailed(f"{label}: truncated answer, and over TCP: {exc}") from None
+    reply = dnswire.parse(response.to_wire())
+    if reply is None:
+        raise _ServerFailed(f"{label}: truncated answer, unreadable over TCP")
+    return reply
