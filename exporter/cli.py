@@ -20,7 +20,6 @@ from typing import NoReturn
 from exporter import __version__
 from exporter.config import ConfigError, load_config
 from exporter.evaluate.outcome import Status
-from exporter.lab.scenario import start_lab
 from exporter.logs import setup_logging
 from exporter.nagios.command import run_check
 from exporter.pipeline import run_cycle
@@ -133,6 +132,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise UsageError(f"the demo listens on loopback only, not {listen[0]}")
     logger = setup_logging(args.log_level, args.log_format)
     with tempfile.TemporaryDirectory(prefix="exchange-cert-demo-") as tmp:
+        # The lab (its PKI, TLS and DNS servers) loads for the demo only.
+        from exporter.lab.scenario import start_lab  # noqa: PLC0415
+
         lab = start_lab(Path(tmp))
         try:
             config = load_config(str(lab.config_path))

@@ -40,3 +40,39 @@ def test_every_module_has_a_docstring_and_a_sane_size() -> None:
         lines = source.count("\n")
         doc = ast.get_docstring(ast.parse(source)) or ""
         assert lines <= MAX_LINES or "long because" in doc, f"{name}: {lines} lines"
+
+
+LAZY = ("ldap3", "pyasn1", "dns.message", "dns.query", "dns.resolver", "exporter.lab")
+
+
+def test_a_static_report_loads_no_directory_dns_or_lab_code(tmp_path: Path) -> None:
+    """A static inventory never pays for ldap3 and pyasn1, dnspython's message and
+    resolver modules, or the demo lab (about 9 MB of the peak RSS target)."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "static.yaml"
+    config.write_text(
+        "servers:\n"
+        "  - name: EXCH01\n"
+        "    fqdn: exch01.contoso.local\n"
+        "    addresses: [127.0.5.1]\n"
+        "    urls: {ews: 'https://127.0.5.1:9/EWS/Exchange.asmx'}\n"
+        "dns: {nameservers: ['127.0.0.1:9']}\n"
+        "probe: {timeout: 1s}\n"
+    )
+    script = (
+        "import runpy, sys\n"
+        f"sys.argv = ['exchange-cert-exporter', 'report', '--config.file', {str(config)!r}]\n"
+        "try:\n"
+        "    runpy.run_module('exporter', run_name='__main__')\n"
+        "except SystemExit as exit:\n"
+        "    print('exit', exit.code, file=sys.stderr)\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({LAZY!r})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "exit 2" in done.stderr, done.stderr  # CRITICAL: connection refused, judged
+    assert "EXCH01" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -8,21 +8,32 @@ and the failure is reported with its reason and the last success time.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from exporter.config import Config
 from exporter.config.ldap import LdapConfig
 from exporter.discovery import DiscoveryStatus, Inventory
-from exporter.discovery.ad import AdInventory, build_ad_inventory
-from exporter.discovery.ldap import DirectoryData, LdapFailure, LdapReason, fetch_directory
 from exporter.discovery.static import discover_static
 
-Fetch = Callable[[LdapConfig], DirectoryData]
+if TYPE_CHECKING:
+    from exporter.discovery.ad import AdInventory
+    from exporter.discovery.ldap import DirectoryData, LdapFailure
+
+# The directory modules (and ldap3 with pyasn1, about 7 MB) load on the first
+# directory search: a static inventory never pays for them.
+Fetch = Callable[[LdapConfig], "DirectoryData"]
+
+
+def _fetch_directory(cfg: LdapConfig) -> DirectoryData:
+    from exporter.discovery.ldap import fetch_directory  # noqa: PLC0415 - see above
+
+    return fetch_directory(cfg)
 
 
 class Discoverer:
     """Holds what must survive between cycles: the last good directory inventory."""
 
-    def __init__(self, config: Config, fetch: Fetch = fetch_directory) -> None:
+    def __init__(self, config: Config, fetch: Fetch = _fetch_directory) -> None:
         self.config = config
         self._fetch = fetch
         self._last_good: AdInventory | None = None
@@ -50,6 +61,9 @@ class Discoverer:
         )
 
     def _ldap(self, cfg: LdapConfig, now: float) -> tuple[AdInventory, DiscoveryStatus]:
+        from exporter.discovery.ad import build_ad_inventory  # noqa: PLC0415 - see Fetch
+        from exporter.discovery.ldap import LdapFailure, LdapReason  # noqa: PLC0415
+
         try:
             data = self._fetch(cfg)
         except LdapFailure as failure:
@@ -71,6 +85,8 @@ class Discoverer:
         )
 
     def _failed(self, failure: LdapFailure) -> tuple[AdInventory, DiscoveryStatus]:
+        from exporter.discovery.ad import AdInventory  # noqa: PLC0415 - see Fetch
+
         inventory = self._last_good or AdInventory((), (), ())
         return inventory, DiscoveryStatus(
             "ldap",

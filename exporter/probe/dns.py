@@ -21,7 +21,6 @@ from enum import StrEnum
 import dns.exception
 import dns.name
 import dns.rcode
-import dns.resolver
 
 from exporter.probe.dnsbatch import Batch, Exchange, Lookup
 
@@ -54,6 +53,8 @@ class DnsAnswer:
 
 
 def _system_nameservers() -> list[tuple[str, int]]:
+    import dns.resolver  # noqa: PLC0415 - only without dns.nameservers configured
+
     try:
         return [(str(ns), 53) for ns in dns.resolver.Resolver().nameservers]
     except dns.resolver.NoResolverConfiguration:

@@ -17,9 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import dns.exception
-import dns.message
 import dns.name
-import dns.query
 import dns.rcode
 import dns.rdatatype
 
@@ -213,6 +211,10 @@ class _ServerFailed(Exception):
 
 
 def _tcp(server: tuple[str, int], lookup: Lookup, rdtype: int, ident: int) -> dnswire.Reply:
+    # Loaded on the first truncated answer only: about 1.5 MB a process never needs.
+    import dns.message  # noqa: PLC0415
+    import dns.query  # noqa: PLC0415
+
     qname = dns.name.from_wire(lookup.wire, 0)[0]
     query = dns.message.make_query(qname, dns.rdatatype.RdataType(rdtype), id=ident)
     label = f"{server[0]}:{server[1]}"
