@@ -109,6 +109,91 @@ def test_metrics_per_endpoint_and_promtool(kb_lab, start_exporter) -> None:
     assert lint.stderr.strip() == ""
 
 
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, False),
+        ("", False),
+        ("identity", False),
+        ("gzip", True),
+        ("GZIP", True),
+        ("deflate, gzip;q=1.0, *;q=0.5", True),
+        ("gzip;q=0", False),
+        ("gzip; q=0.000", False),
+        ("br, x-gzip", True),
+        ("*", True),
+        ("gzip;q=banana", False),
+        ("gzipped", False),
+    ],
+)
+def test_accept_encoding(header, expected) -> None:
+    from exporter.service.http import accepts_gzip
+
+    assert accepts_gzip(header) is expected
+
+
+def test_metrics_gzipped_for_prometheus(kb_lab, start_exporter) -> None:
+    """Prometheus sends Accept-Encoding: gzip: two gzip members, read as one stream,
+    with the same series as the plain text (promtool reads them too)."""
+    import gzip
+    import http.client
+
+    path, _, _ = kb_lab
+    exporter = start_exporter(path)
+    host, port = exporter.base.removeprefix("http://").rstrip("/").rsplit(":", 1)
+
+    def scrape(encoding: str | None) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.putrequest("GET", "/metrics", skip_accept_encoding=True)
+        if encoding is not None:
+            conn.putheader("Accept-Encoding", encoding)
+        conn.endheaders()
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+        return response.status, dict(response.getheaders()), body
+
+    code, headers, body = scrape("gzip")
+    assert code == 200
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["Vary"] == "Accept-Encoding"
+    assert int(headers["Content-Length"]) == len(body)
+    text = gzip.decompress(body).decode()
+    plain_code, plain_headers, plain = scrape(None)
+    assert plain_code == 200
+    assert "Content-Encoding" not in plain_headers
+    endpoint_series = {k for k in samples(plain.decode()) if k[0].startswith("exchange_internal")}
+    assert endpoint_series
+    assert endpoint_series == {k for k in samples(text) if k[0].startswith("exchange_internal")}
+    assert "# TYPE exchange_exporter_build_info gauge" in text  # the scrape's own part
+    lint = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    _, refused, _ = scrape("gzip;q=0")
+    assert "Content-Encoding" not in refused
+
+
+def test_keep_alive_scrapes_do_not_wait_for_delayed_acks(kb_lab, start_exporter) -> None:
+    """Regression: headers and two small gzip parts as separate writes met Nagle's
+    algorithm and the client's delayed ACK, 40 ms per scrape (TCP_NODELAY fixes it)."""
+    import http.client
+
+    path, _, _ = kb_lab
+    exporter = start_exporter(path)
+    host, port = exporter.base.removeprefix("http://").rstrip("/").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    start = time.monotonic()
+    for _ in range(10):
+        conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+        response = conn.getresponse()
+        assert response.status == 200
+        assert response.read()
+    elapsed = time.monotonic() - start
+    conn.close()
+    assert elapsed < 0.3, f"10 scrapes took {elapsed:.2f}s: a delayed-ACK stall each"
+
+
 def test_certificate_series_absent_without_handshake(
     make_dns, write_config, root_file, start_exporter
 ) -> None:

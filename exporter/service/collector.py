@@ -2,8 +2,11 @@
 custom-collector pattern), never mutated on a timer, so an endpoint that disappears
 leaves no stale series. The snapshot's families are rendered to text once per
 refresh (render_snapshot, in the refresher thread), so a scrape only serialises the
-exporter's own few metrics (ExporterCollector) and appends those bytes: a scrape at
-1,000 endpoints during a refresh stays fast (benchmarks/RESULTS.md).
+exporter's own few metrics (ExporterCollector) and sends those bytes after them: a
+scrape at 1,000 endpoints during a refresh stays fast (benchmarks/RESULTS.md). The
+rendered text is gzipped once too; a client that accepts gzip (Prometheus does) gets
+two gzip members, its own few metrics' and the snapshot's, which RFC 1952 readers
+(Go's among them) read as one stream.
 
 Exposition, per endpoint (labels ``server``, ``component``)::
 
@@ -34,6 +37,7 @@ and for the exporter: ``exchange_discovery_success{source}``,
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -127,11 +131,21 @@ class _Families(Collector):
         return iter(self._families)
 
 
-def render_snapshot(snap: Snapshot) -> bytes:
-    """The snapshot's metrics in the text exposition format, rendered once."""
+@dataclass(frozen=True)
+class Exposition:
+    """A snapshot's metrics as served: the text format, and the same gzipped."""
+
+    plain: bytes = b""
+    gzipped: bytes = b""
+
+
+def render_snapshot(snap: Snapshot) -> Exposition:
+    """The snapshot's metrics in the text exposition format, rendered (and
+    compressed: Prometheus asks for gzip) once per refresh, never per scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families(list(snapshot_families(snap))))
-    return generate_latest(registry)
+    plain = generate_latest(registry)
+    return Exposition(plain, gzip.compress(plain, compresslevel=6, mtime=0))
 
 
 def snapshot_families(snap: Snapshot) -> Iterator[Metric]:

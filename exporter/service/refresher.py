@@ -15,7 +15,7 @@ from exporter.config import Config, ConfigError, load_config
 from exporter.discovery.sources import Discoverer
 from exporter.evaluate.outcome import Status
 from exporter.pipeline import Snapshot, World, run_cycle
-from exporter.service.collector import ExporterState, render_snapshot
+from exporter.service.collector import ExporterState, Exposition, render_snapshot
 
 
 class Refresher:
@@ -37,7 +37,7 @@ class Refresher:
         # One discoverer across cycles: it keeps the last good directory inventory.
         self._discoverer = Discoverer(config)
         self._snapshot: Snapshot | None = None
-        self._exposition = b""
+        self._exposition = Exposition()
         self._reload_ok = True
         self._reload_success_time: float | None = time.time()
         self._lock = threading.Lock()
@@ -57,7 +57,7 @@ class Refresher:
             return self._snapshot
 
     @property
-    def exposition(self) -> bytes:
+    def exposition(self) -> Exposition:
         """The current snapshot's metrics, already rendered."""
         with self._lock:
             return self._exposition
