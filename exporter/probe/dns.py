@@ -83,8 +83,8 @@ class DnsResolver:
         self.nameservers = list(nameservers) or _system_nameservers()
         self._cache: dict[str, Future[DnsAnswer]] = {}
         for name, answer in (known or {}).items():
-            self._cache[_normal(name)] = Future()
-            self._cache[_normal(name)].set_result(answer)
+            future = self._cache[_normal(name)] = Future()
+            future.set_result(answer)
         self._lock = threading.Lock()
 
     def lookup(self, host: str) -> DnsAnswer:

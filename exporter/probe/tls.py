@@ -123,9 +123,8 @@ def probe_tls(
         try:
             raw.connect((address, port))
         except OSError as exc:
-            if guard.fired:
-                return result(TlsReason.TIMEOUT, f"no TCP connection within {timeout:g}s")
-            return result(_os_reason(exc), exc.strerror or str(exc))
+            if not guard.fired:
+                return result(_os_reason(exc), exc.strerror or str(exc))
         if guard.fired:
             return result(TlsReason.TIMEOUT, f"no TCP connection within {timeout:g}s")
         try:
