@@ -269,7 +269,7 @@ def main() -> int:
                         }
                     )
                     print(f"done: {key} {count}", flush=True)
-                    if count == max(counts) and not latency:
+                    if count == max(counts) and not latency and args.latency_seconds > 0:
                         for mode, name in (("threads", "exporter"), ("2 x 8", "exporter_procs")):
                             for gzip in (False, True):
                                 latency[(mode, gzip)] = metrics_latency(
