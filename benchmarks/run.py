@@ -401,10 +401,11 @@ def render(
             )
         lines.append("")
     if rss:
+        steps = ", ".join(f"{mb:.1f} MB after {n}" for n, mb in rss["marks_mb"].items())
         lines.append(
             f"RSS at {args.rss_targets} endpoints: {rss['rss_after_10_mb']:.1f} MB after "
             f"10 refreshes, {rss['rss_after_n_mb']:.1f} MB after {rss['cycles']} "
-            f"({rss['seconds']:.0f} s) (target: no growth)."
+            f"({rss['seconds']:.0f} s; {steps}) (target: no growth)."
         )
     return "\n".join(lines) + "\n"
 

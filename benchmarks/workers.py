@@ -153,13 +153,14 @@ def rss(config_path: str, cycles: str) -> None:
     start = time.perf_counter()
     for cycle in range(1, int(cycles) + 1):
         run_cycle(config, world, discoverer)
-        if cycle in (10, int(cycles)):
+        if cycle in (10, 100, 1000, 3000, int(cycles)):
             marks[cycle] = vm_rss()
     print(
         json.dumps(
             {
                 "rss_after_10_mb": marks[10],
                 "rss_after_n_mb": marks[int(cycles)],
+                "marks_mb": marks,  # RSS after 10, 100, 1000, 3000 refreshes, as reached
                 "cycles": int(cycles),
                 "seconds": time.perf_counter() - start,
             }
