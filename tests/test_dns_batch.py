@@ -76,6 +76,47 @@ def test_a_silent_nameserver_times_every_name_out_together() -> None:
     assert elapsed < 1.6
 
 
+def test_a_tcp_port_that_hangs_costs_one_timeout_not_one_per_name() -> None:
+    """Every answer truncated, and TCP 53 silently dropped (a firewall): the first
+    name waits out its timeout; the rest learn from it instead of each window of
+    names waiting its own."""
+    bad = hostile.BadDns("truncated")
+    backlog = hostile.FullBacklog("127.0.0.1", bad.port)
+    try:
+        resolver = DnsResolver((("127.0.0.1", bad.port),), 1.0)
+        start = time.monotonic()
+        answers = resolver.resolve_all(f"n{i}.contoso.com" for i in range(150))
+        elapsed = time.monotonic() - start
+    finally:
+        backlog.close()
+        bad.close()
+    assert resolver.window < 150
+    assert len(answers) == 150
+    assert {a.reason for a in answers.values()} <= {DnsReason.ERROR, DnsReason.TIMEOUT}
+    learned = [a for a in answers.values() if "over TCP: no answer within 1s" in (a.detail or "")]
+    assert len(learned) >= 80, [a.detail for a in answers.values()]
+    assert elapsed < 2.5  # one wait of 1 s (and one more at most), not one per window
+
+
+def test_answers_that_arrive_during_a_tcp_wait_are_not_lost() -> None:
+    """One name's TCP retry hangs for its whole timeout; the other names' answers,
+    which arrived meanwhile, are read before anything is expired."""
+    bad = hostile.BadDns("truncate-big")
+    backlog = hostile.FullBacklog("127.0.0.1", bad.port)
+    try:
+        resolver = DnsResolver((("127.0.0.1", bad.port),), 1.0)
+        answers = resolver.resolve_all(
+            ["big.contoso.com"] + [f"n{i}.contoso.com" for i in range(30)]
+        )
+    finally:
+        backlog.close()
+        bad.close()
+    for i in range(30):
+        answer = answers[f"n{i}.contoso.com"]
+        assert answer.addresses == ("127.0.1.1",), answer
+    assert answers["big.contoso.com"].reason in (DnsReason.TIMEOUT, DnsReason.ERROR)
+
+
 def test_an_unexpected_error_is_each_probes_internal_error(
     make_tls, make_dns, write_config, root_file, issuing_ca, monkeypatch
 ) -> None:

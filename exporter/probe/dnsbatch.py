@@ -57,6 +57,10 @@ class Batch:
         self.window = window
         self._flying: dict[tuple[int, int], Lookup] = {}  # (nameserver, query ID)
         self._live: dict[int, Lookup] = {}  # id() -> lookup, until it ends
+        # A nameserver whose TCP failed once is not asked over TCP again this batch:
+        # a firewall that drops TCP 53 would otherwise cost each name its timeout.
+        self._tcp_failed: dict[int, str] = {}
+        self._waited_on_tcp = False
 
     def run(self, lookups: list[Lookup]) -> None:
         waiting = deque(lookups)
@@ -69,12 +73,18 @@ class Batch:
             if not self._live:
                 continue
             soonest = min(x.deadline for x in self._live.values())
-            for server, event in self.exchange.wait(max(0.0, soonest - time.monotonic())):
-                if isinstance(event, OSError):
-                    self._server_down(server, event)
-                else:
-                    self._reply(server, event)
+            self._handle(self.exchange.wait(max(0.0, soonest - time.monotonic())))
+            while self._waited_on_tcp:  # what arrived meanwhile is read before expiring
+                self._waited_on_tcp = False
+                self._handle(self.exchange.wait(0.0))
             self._expire()
+
+    def _handle(self, events: list[tuple[int, dnswire.Reply | OSError]]) -> None:
+        for server, event in events:
+            if isinstance(event, OSError):
+                self._server_down(server, event)
+            else:
+                self._reply(server, event)
 
     def _ask(self, lookup: Lookup) -> None:
         """Send both queries to the lookup's nameserver, or move on to the next."""
@@ -103,12 +113,21 @@ class Batch:
         if not reply.answers(lookup.wire, rdtype):
             return
         if reply.truncated:
-            try:
-                reply = _tcp(self.exchange.nameservers[server], lookup, rdtype, reply.ident)
-            except TimeoutError:
-                return  # the name's deadline ends it
-            except _ServerFailed as exc:
-                self._retry(lookup, str(exc))
+            failure = self._tcp_failed.get(server)
+            if failure is None:
+                # Rare (an answer over 512 bytes), so asked inline: the other names
+                # wait for it, within this name's deadline.
+                self._waited_on_tcp = True
+                try:
+                    reply = _tcp(self.exchange.nameservers[server], lookup, rdtype, reply.ident)
+                except TimeoutError:
+                    self._tcp_failed[server] = f"no answer within {self.timeout:g}s"
+                    return  # this name's deadline ends it
+                except _ServerFailed as exc:
+                    failure = self._tcp_failed[server] = str(exc)
+            if failure is not None:
+                label = self.exchange.label(server)
+                self._retry(lookup, f"{label}: truncated answer, and over TCP: {failure}")
                 return
         if reply.rcode not in _FINAL:
             rcode = dns.rcode.to_text(dns.rcode.Rcode(reply.rcode))
@@ -217,7 +236,6 @@ def _tcp(server: tuple[str, int], lookup: Lookup, rdtype: int, ident: int) -> dn
 
     qname = dns.name.from_wire(lookup.wire, 0)[0]
     query = dns.message.make_query(qname, dns.rdatatype.RdataType(rdtype), id=ident)
-    label = f"{server[0]}:{server[1]}"
     try:
         response = dns.query.tcp(
             query, server[0], port=server[1], timeout=max(0.01, lookup.deadline - time.monotonic())
@@ -225,8 +243,8 @@ def _tcp(server: tuple[str, int], lookup: Lookup, rdtype: int, ident: int) -> dn
     except (dns.exception.Timeout, TimeoutError):
         raise TimeoutError from None
     except (dns.exception.DNSException, OSError) as exc:
-        raise _ServerFailed(f"{label}: truncated answer, and over TCP: {exc}") from None
+        raise _ServerFailed(str(exc)) from None
     reply = dnswire.parse(response.to_wire())
     if reply is None:
-        raise _ServerFailed(f"{label}: truncated answer, unreadable over TCP")
+        raise _ServerFailed("an unreadable answer")
     return reply

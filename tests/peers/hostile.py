@@ -75,9 +75,9 @@ class FullBacklog:
     """A listener that never accepts, its queue full: a new SYN gets no answer, so a
     connect() hangs as it does towards a firewall that drops packets."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, port: int = 0) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((address, 0))
+        self._sock.bind((address, port))
         self._sock.listen(0)
         self.port = self._sock.getsockname()[1]
         self._fillers = []
@@ -113,12 +113,16 @@ class SilentUdp:
 
 class BadDns:
     """A UDP DNS server that answers every query with SERVFAIL, or with an empty
-    truncated (TC) answer, whose TCP retry then finds nothing listening."""
+    truncated (TC) answer, whose TCP retry then finds nothing listening; or, in
+    "truncate-big", truncates only names starting "big" and answers the others
+    with 127.0.1.1 after 50 ms."""
 
     def __init__(self, mode: str, address: str = "127.0.0.1") -> None:
         import dns.flags
         import dns.message
         import dns.rcode
+        import dns.rdatatype
+        import dns.rrset
 
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((address, 0))
@@ -133,11 +137,18 @@ class BadDns:
                     data, peer = self.sock.recvfrom(4096)
                 except (TimeoutError, OSError):
                     continue
-                reply = dns.message.make_response(dns.message.from_wire(data))
+                query = dns.message.from_wire(data)
+                reply = dns.message.make_response(query)
+                name = query.question[0].name.to_text()
                 if mode == "servfail":
                     reply.set_rcode(dns.rcode.SERVFAIL)
-                else:
+                elif mode == "truncated" or name.startswith("big"):
                     reply.flags |= dns.flags.TC
+                else:
+                    if query.question[0].rdtype == dns.rdatatype.A:
+                        reply.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "127.0.1.1"))
+                    threading.Timer(0.05, self.sock.sendto, (reply.to_wire(), peer)).start()
+                    continue
                 self.sock.sendto(reply.to_wire(), peer)
 
         self._thread = threading.Thread(target=serve, daemon=True)
