@@ -327,9 +327,9 @@ def render(
         f"{_bb_version()}. Absolute numbers drift with other tenants; the ratios, measured "
         "in the same run, are the result.",
         "",
-        "| targets | key | method | probes/s, median (min-max) | CPU s per 1000 probes "
-        "| peak RSS MB |",
-        "|---|---|---|---|---|---|",
+        "| targets | key | method | wall s for all targets | probes/s, median (min-max) "
+        "| CPU s per 1000 probes | peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
     ]
     ratios = []
     for row in rows:
@@ -354,7 +354,8 @@ def render(
                 else max(i["maxrss_mb"] for i in res[name])
             )
             lines.append(
-                f"| {row['count']} | {row['key']} | {label} | {fmt(rate(res[name]))} | "
+                f"| {row['count']} | {row['key']} | {label} | "
+                f"{fmt([i['wall'] for i in res[name]], 3)} | {fmt(rate(res[name]))} | "
                 f"{fmt(cpu(res[name]), 2)} | {peak:.0f} |"
             )
         bb, bare = (statistics.median(rate(res[n])) for n in ("blackbox", "bare"))
