@@ -61,13 +61,18 @@ def test_a_failing_nameserver_hands_its_names_to_the_next(make_dns) -> None:
         servfail.close()
 
 
+def _resolve_timed(port: int, timeout: float, count: int) -> tuple[dict, float]:
+    """``count`` names n0.contoso.com ... asked of 127.0.0.1:port at once, and how long."""
+    resolver = DnsResolver((("127.0.0.1", port),), timeout)
+    start = time.monotonic()
+    answers = resolver.resolve_all(f"n{i}.contoso.com" for i in range(count))
+    return answers, time.monotonic() - start
+
+
 def test_a_silent_nameserver_times_every_name_out_together() -> None:
     silent = hostile.SilentUdp()
     try:
-        resolver = DnsResolver((("127.0.0.1", silent.port),), 0.5)
-        start = time.monotonic()
-        answers = resolver.resolve_all(f"n{i}.contoso.com" for i in range(100))
-        elapsed = time.monotonic() - start
+        answers, elapsed = _resolve_timed(silent.port, 0.5, 100)
     finally:
         silent.close()
     assert {a.reason for a in answers.values()} == {DnsReason.TIMEOUT}
@@ -83,14 +88,11 @@ def test_a_tcp_port_that_hangs_costs_one_timeout_not_one_per_name() -> None:
     bad = hostile.BadDns("truncated")
     backlog = hostile.FullBacklog("127.0.0.1", bad.port)
     try:
-        resolver = DnsResolver((("127.0.0.1", bad.port),), 1.0)
-        start = time.monotonic()
-        answers = resolver.resolve_all(f"n{i}.contoso.com" for i in range(150))
-        elapsed = time.monotonic() - start
+        answers, elapsed = _resolve_timed(bad.port, 1.0, 150)
     finally:
         backlog.close()
         bad.close()
-    assert resolver.window < 150
+    assert DnsResolver.window < 150
     assert len(answers) == 150
     assert {a.reason for a in answers.values()} <= {DnsReason.ERROR, DnsReason.TIMEOUT}
     learned = [a for a in answers.values() if "over TCP: no answer within 1s" in (a.detail or "")]
