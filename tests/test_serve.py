@@ -123,6 +123,9 @@ def test_metrics_per_endpoint_and_promtool(kb_lab, start_exporter) -> None:
         ("br, x-gzip", True),
         ("*", True),
         ("gzip;q=banana", False),
+        ("*;q=0, gzip", True),  # named beats the wildcard
+        ("gzip;q=0, *", False),
+        ("identity, *;q=0", False),
         ("gzipped", False),
     ],
 )

@@ -30,15 +30,19 @@ CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def accepts_gzip(header: str | None) -> bool:
-    """Whether an Accept-Encoding header (RFC 9110 12.5.3) admits gzip."""
+    """Whether an Accept-Encoding header (RFC 9110 12.5.3) admits gzip: named
+    (gzip or x-gzip) with a weight above 0, or else through ``*``."""
+    weights: dict[str, float] = {}
     for item in (header or "").split(","):
         coding, _, params = item.strip().partition(";")
-        if coding.strip().lower() in ("gzip", "x-gzip", "*"):
-            q = params.strip().lower().removeprefix("q=")
-            try:
-                return not params.strip() or float(q) > 0
-            except ValueError:
-                return False
+        q = params.strip().lower().removeprefix("q=")
+        try:
+            weights[coding.strip().lower()] = float(q) if params.strip() else 1.0
+        except ValueError:
+            weights[coding.strip().lower()] = 0.0
+    for coding in ("gzip", "x-gzip", "*"):
+        if coding in weights:
+            return weights[coding] > 0
     return False
 
 
