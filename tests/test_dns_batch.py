@@ -61,6 +61,31 @@ def test_a_failing_nameserver_hands_its_names_to_the_next(make_dns) -> None:
         servfail.close()
 
 
+def test_a_silent_first_nameserver_leaves_time_for_the_next(make_dns) -> None:
+    """A domain controller's DNS down: clients move on to the next server, and so
+    does the exporter, after that server's share of the timeout."""
+    good = make_dns({"mail.contoso.com": ["127.0.1.1"]})
+    silent, other = hostile.SilentUdp(), hostile.SilentUdp()
+    try:
+        resolver = DnsResolver((("127.0.0.1", silent.port), ("127.0.0.1", good.port)), 1.0)
+        start = time.monotonic()
+        answer = resolver.lookup("mail.contoso.com")
+        elapsed = time.monotonic() - start
+        assert answer.addresses == ("127.0.1.1",), answer
+        assert 0.4 < elapsed < 0.9  # half of the second, then the answer
+        # Negative control: two silent servers share the one timeout, then give up.
+        resolver = DnsResolver((("127.0.0.1", silent.port), ("127.0.0.1", other.port)), 1.0)
+        start = time.monotonic()
+        answer = resolver.lookup("mail.contoso.com")
+        elapsed = time.monotonic() - start
+    finally:
+        silent.close()
+        other.close()
+    assert answer.reason is DnsReason.TIMEOUT, answer
+    assert answer.detail == "no answer within 1s"
+    assert 0.9 < elapsed < 1.5
+
+
 def _resolve_timed(port: int, timeout: float, count: int) -> tuple[dict, float]:
     """``count`` names n0.contoso.com ... asked of 127.0.0.1:port at once, and how long."""
     resolver = DnsResolver((("127.0.0.1", port),), timeout)

@@ -3,7 +3,8 @@
 Each name gets an A and an AAAA query (distinct random IDs) over one connected UDP
 socket per nameserver, at most ``window`` names at a time; a truncated reply is
 asked again over TCP; a nameserver that answers with an error (SERVFAIL, REFUSED,
-ICMP unreachable) hands the name to the next one, within the name's one timeout.
+ICMP unreachable) hands the name to the next one, within the name's one timeout,
+and so does one that stays silent for its share of that timeout.
 What the answers mean (NXDOMAIN, no address) is ``exporter.probe.dns``'s business.
 """
 
@@ -40,6 +41,7 @@ class Lookup:
     name: str
     wire: bytes
     deadline: float = 0.0
+    server_deadline: float = 0.0  # when the current nameserver has had its share
     server: int = 0
     queries: dict[int, int] = field(default_factory=dict)  # query ID -> type
     replies: list[dnswire.Reply] = field(default_factory=list)
@@ -72,7 +74,7 @@ class Batch:
                 self._ask(lookup)
             if not self._live:
                 continue
-            soonest = min(x.deadline for x in self._live.values())
+            soonest = min(x.server_deadline for x in self._live.values())
             self._handle(self.exchange.wait(max(0.0, soonest - time.monotonic())))
             while self._waited_on_tcp:  # what arrived meanwhile is read before expiring
                 self._waited_on_tcp = False
@@ -87,8 +89,15 @@ class Batch:
                 self._reply(server, event)
 
     def _ask(self, lookup: Lookup) -> None:
-        """Send both queries to the lookup's nameserver, or move on to the next."""
+        """Send both queries to the lookup's nameserver, or move on to the next.
+
+        Each nameserver left gets an equal share of the time left, so a silent
+        first one (a domain controller that is down) leaves time for the next, as
+        Windows' resolver moves on after a second rather than giving up.
+        """
         while id(lookup) in self._live:
+            now, left = time.monotonic(), len(self.exchange.nameservers) - lookup.server
+            lookup.server_deadline = now + max(0.0, lookup.deadline - now) / left
             lookup.queries, lookup.replies = {}, []
             for rdtype in QUERY_TYPES:
                 # Distinct IDs: equal ones would let one answer stand for both queries.
@@ -147,10 +156,14 @@ class Batch:
 
     def _expire(self) -> None:
         now = time.monotonic()
-        for lookup in [x for x in self._live.values() if x.deadline <= now]:
-            lookup.failures.append(f"{self.exchange.label(lookup.server)} did not answer")
-            lookup.timed_out = True
-            self._end(lookup)
+        for lookup in [x for x in self._live.values() if x.server_deadline <= now]:
+            failure = f"{self.exchange.label(lookup.server)} did not answer"
+            if lookup.server + 1 < len(self.exchange.nameservers) and now < lookup.deadline:
+                self._retry(lookup, failure)
+            else:
+                lookup.failures.append(failure)
+                lookup.timed_out = True
+                self._end(lookup)
 
     def _retry(self, lookup: Lookup, failure: str) -> None:
         self._fail(lookup, failure)
