@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import yaml
 
 from benchmarks.targets import PORT, address, host, start_targets
 from tests.peers.dnsmasq import Dnsmasq, free_port
+from tests.peers.process import wait_http
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -159,15 +159,7 @@ def metrics_latency(config: Path, seconds: int, gzip: bool) -> dict[str, float]:
         cwd=ROOT,
     )
     try:
-        for _ in range(600):
-            if serve.poll() is not None:
-                raise SystemExit("benchmarks: serve exited before it was ready")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
+        wait_http(f"http://127.0.0.1:{port}/-/ready", serve, "serve", timeout=60)
         header = ["-H", "Accept-Encoding: gzip"] if gzip else []
         url = f"http://127.0.0.1:{port}/metrics"
         out = subprocess.run(

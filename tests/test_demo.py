@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 
 from tests.conftest import run_exporter
 from tests.peers.dnsmasq import free_port
+from tests.peers.process import wait_http
 from tests.test_serve import samples, value
 
 
@@ -27,14 +27,7 @@ def test_demo_shows_the_mismatch_and_its_fix_then_stops() -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert re.match(rf"Demo running: open http://127\.0\.0\.1:{port}/ ", line), line
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
+        wait_http(f"http://127.0.0.1:{port}/-/ready", proc, "demo")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
             m = samples(r.read().decode())
         ews = {"server": "EXCH01", "component": "ews"}

@@ -143,10 +143,9 @@ def test_metrics_gzipped_for_prometheus(kb_lab, start_exporter) -> None:
 
     path, _, _ = kb_lab
     exporter = start_exporter(path)
-    host, port = exporter.base.removeprefix("http://").rstrip("/").rsplit(":", 1)
 
     def scrape(encoding: str | None) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn = http.client.HTTPConnection(exporter.address, exporter.port, timeout=10)
         conn.putrequest("GET", "/metrics", skip_accept_encoding=True)
         if encoding is not None:
             conn.putheader("Accept-Encoding", encoding)
@@ -184,8 +183,7 @@ def test_keep_alive_scrapes_do_not_wait_for_delayed_acks(kb_lab, start_exporter)
 
     path, _, _ = kb_lab
     exporter = start_exporter(path)
-    host, port = exporter.base.removeprefix("http://").rstrip("/").rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn = http.client.HTTPConnection(exporter.address, exporter.port, timeout=10)
     start = time.monotonic()
     for _ in range(10):
         conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})

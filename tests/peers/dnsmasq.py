@@ -15,6 +15,8 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
+from tests.peers.process import stop as stop_process
+
 DNSMASQ = "/usr/sbin/dnsmasq"
 
 
@@ -85,13 +87,7 @@ class Dnsmasq:
         raise RuntimeError("dnsmasq did not answer within 10s")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=5)
 
 
 def _is_root() -> bool:

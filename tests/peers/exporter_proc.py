@@ -19,7 +19,7 @@ class ExporterProcess:
     def __init__(
         self, config: Path, *args: str, address: str = "127.0.0.1", log_file: Path | None = None
     ) -> None:
-        self.port = free_port(address)
+        self.address, self.port = address, free_port(address)
         self.base = f"http://{address}:{self.port}"
         self.log_file = log_file
         self._log = open(log_file, "wb") if log_file else subprocess.DEVNULL  # noqa: SIM115

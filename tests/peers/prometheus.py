@@ -16,31 +16,7 @@ from typing import Any
 import yaml
 
 from tests.peers.dnsmasq import free_port
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            raise RuntimeError(f"{what} exited: {out[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{what} not ready within {timeout}s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+from tests.peers.process import stop, wait_http
 
 
 class Receiver:
@@ -97,10 +73,10 @@ class Alertmanager:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        _wait_http(f"http://127.0.0.1:{self.port}/-/ready", self.proc, "alertmanager")
+        wait_http(f"http://127.0.0.1:{self.port}/-/ready", self.proc, "alertmanager")
 
     def stop(self) -> None:
-        _stop(self.proc)
+        stop(self.proc)
 
 
 class Prometheus:
@@ -120,7 +96,7 @@ class Prometheus:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        _wait_http(f"http://127.0.0.1:{self.port}/-/ready", self.proc, "prometheus")
+        wait_http(f"http://127.0.0.1:{self.port}/-/ready", self.proc, "prometheus")
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(
@@ -132,4 +108,4 @@ class Prometheus:
         return list(data["data"]["result"])
 
     def stop(self) -> None:
-        _stop(self.proc)
+        stop(self.proc)

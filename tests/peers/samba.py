@@ -19,6 +19,7 @@ from ldap3 import BASE, MODIFY_REPLACE, NONE, SIMPLE, Connection, Server
 from ldap3.core.exceptions import LDAPNoSuchObjectResult
 
 from tests.ad_data import CONFIG_DN, DOMAIN_DN, Obj
+from tests.peers.process import stop as stop_process
 
 ADMIN_PASSWORD = "Adm1n-Pa55-w0rd!"
 BIND_USER = "svc-exporter"
@@ -228,10 +229,4 @@ class SambaDC:
         return bool(conn.entries or conn.response)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=10)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests.ad_data import CONFIG_DN, DOMAIN_DN, Obj
 from tests.peers.dnsmasq import free_port
+from tests.peers.process import stop as stop_process
 
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
@@ -153,9 +154,4 @@ maxsize 104857600
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.resume()
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process, timeout=5)
