@@ -89,8 +89,11 @@ class DnsResolver:
 
     def lookup(self, host: str) -> DnsAnswer:
         name = _normal(host)
-        self.resolve_all((name,))
-        return self._cache[name].result()
+        future = self._cache.get(name)  # the probe threads' case: asked already
+        if future is None:
+            self.resolve_all((name,))
+            future = self._cache[name]
+        return future.result()
 
     def resolve_all(self, hosts: Iterable[str]) -> dict[str, DnsAnswer]:
         """Look up every name not yet known and return the answers for ``hosts``.
