@@ -21,8 +21,8 @@ from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint
 from exporter.model import Endpoint
 from exporter.probe.dns import DnsResolver
 from exporter.probe.processes import probe_in_processes
-from exporter.probe.runner import ProbeSettings, TlsProber, probe_all
-from exporter.probe.tls import make_client_context, probe_tls
+from exporter.probe.runner import ProbeSettings, probe_all
+from exporter.probe.tls import make_client_context
 from exporter.remediation import Remediation, build_remediation, suggest_for
 
 
@@ -59,7 +59,6 @@ class World:
     """The seams to the outside world, injectable for tests."""
 
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
-    tls_prober: TlsProber = probe_tls
     context: ssl.SSLContext = field(default_factory=make_client_context)
     resolver_factory: Callable[[Config], DnsResolver] = field(
         default=lambda config: DnsResolver(config.dns.nameservers, config.dns.timeout)
@@ -81,7 +80,7 @@ def run_cycle(
     resolver = world.resolver_factory(config)
     settings = ProbeSettings(config.probe.timeout, config.probe.concurrency)
     endpoints = [e for e in inventory.endpoints if select is None or select(e)]
-    if config.probe.processes > 1 and world.tls_prober is probe_tls:
+    if config.probe.processes > 1:
         probes = probe_in_processes(
             endpoints,
             config.probe.processes,
@@ -91,7 +90,7 @@ def run_cycle(
             (resolver, world.context),
         )
     else:
-        probes = probe_all(endpoints, resolver, settings, world.context, world.tls_prober)
+        probes = probe_all(endpoints, resolver, settings, world.context)
     now = world.now()
     issuer_cache: dict[tuple[bytes, ...], Outcome] = {}
     verdicts = [

@@ -12,7 +12,8 @@ import pytest
 
 from exporter.evaluate.outcome import Check, Reason, Status
 from exporter.probe.dns import DnsReason, DnsResolver
-from exporter.probe.tls import TlsReason, make_client_context, probe_tls
+from exporter.probe.handshakes import probe_tls
+from exporter.probe.tls import TlsReason, make_client_context
 from tests.conftest import lab_config, run
 from tests.peers import hostile
 from tests.peers.dnsmasq import free_port

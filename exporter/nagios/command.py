@@ -46,7 +46,7 @@ class _Parser(argparse.ArgumentParser):
         raise CheckUsageError(message)
 
 
-class _Timeout(Exception):
+class _Timeout(BaseException):  # like KeyboardInterrupt: no "except Exception" may keep it
     pass
 
 

@@ -1,8 +1,10 @@
 """Runs the DNS and TLS probes for every endpoint, concurrently and in isolation.
 
-This is the one place where an unexpected exception becomes data
-(``ProbeResult.internal_error``), as sslyze's ScanCommandAttempt does: whatever
-one endpoint does, every other endpoint is still probed and judged.
+Each endpoint is planned first (its names come from one DNS batch), then every
+handshake runs in :mod:`exporter.probe.handshakes`. This is the one place where an
+unexpected exception becomes data (``ProbeResult.internal_error``), as sslyze's
+ScanCommandAttempt does: whatever one endpoint does, every other endpoint is still
+probed and judged.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ from __future__ import annotations
 import ssl
 import time
 import traceback
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from exporter.model import Endpoint
 from exporter.probe.dns import DnsAnswer, DnsResolver
-from exporter.probe.tls import TlsResult, probe_tls
+from exporter.probe.handshakes import Handshake, run_handshakes
+from exporter.probe.tls import TlsResult
 
 
 class SkipReason(StrEnum):
@@ -61,9 +63,6 @@ class ProbeSettings:
     concurrency: int
 
 
-TlsProber = Callable[[str, int, "str | None", float, ssl.SSLContext], TlsResult]
-
-
 def choose_address(server_addresses: Sequence[str], url_addresses: Sequence[str]) -> str | None:
     """The server address a client would reach: one DNS gives for the URL, else the first."""
     for address in url_addresses:
@@ -72,18 +71,15 @@ def choose_address(server_addresses: Sequence[str], url_addresses: Sequence[str]
     return server_addresses[0] if server_addresses else None
 
 
-def probe_endpoint(
-    endpoint: Endpoint,
-    resolver: DnsResolver,
-    settings: ProbeSettings,
-    context: ssl.SSLContext,
-    tls_prober: TlsProber = probe_tls,
-) -> ProbeResult:
-    start = time.monotonic()
+def plan_endpoint(
+    endpoint: Endpoint, resolver: DnsResolver
+) -> tuple[ProbeResult, Handshake | None]:
+    """Everything before the handshake: the result so far, and the handshake to make
+    (None when it is skipped; ``skipped`` then says why)."""
     target = endpoint.target
     if target is None:
         skip = SkipReason.NO_URL if not endpoint.url.strip() else SkipReason.BAD_URL
-        return ProbeResult(endpoint, None, (), None, None, None, skip)
+        return ProbeResult(endpoint, None, (), None, None, None, skip), None
     url_dns = resolver.lookup(target.host)
     server = endpoint.server
     server_dns = None
@@ -92,67 +88,24 @@ def probe_endpoint(
         server_dns = resolver.lookup(server.fqdn)
         server_addresses = server_dns.addresses
     address = choose_address(server_addresses, url_dns.addresses)
+    result = ProbeResult(endpoint, url_dns, server_addresses, server_dns, address, None)
     if target.scheme == "http":
-        return ProbeResult(
-            endpoint,
-            url_dns,
-            server_addresses,
-            server_dns,
-            address,
-            None,
-            SkipReason.PLAIN_HTTP,
-            duration=time.monotonic() - start,
-        )
+        return replace(result, skipped=SkipReason.PLAIN_HTTP), None
     if address is None:
         # No way to tell which machine is "the server": still look at the certificate
         # wherever the URL points, so a DNS gap never hides a certificate problem.
         address = url_dns.addresses[0] if url_dns.addresses else None
     if address is None:
-        return ProbeResult(
-            endpoint,
-            url_dns,
-            server_addresses,
-            server_dns,
-            None,
-            None,
-            SkipReason.SERVER_ADDRESS_UNKNOWN,
-            duration=time.monotonic() - start,
-        )
+        return replace(result, skipped=SkipReason.SERVER_ADDRESS_UNKNOWN), None
     sni = None if target.is_ip else target.host
-    tls = tls_prober(address, target.port, sni, settings.timeout, context)
+    return replace(result, address=address), Handshake(address, target.port, sni)
+
+
+def _internal_error(endpoint: Endpoint, exc: BaseException, duration: float) -> ProbeResult:
+    summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     return ProbeResult(
-        endpoint,
-        url_dns,
-        server_addresses,
-        server_dns,
-        address,
-        tls,
-        duration=time.monotonic() - start,
+        endpoint, None, (), None, None, None, internal_error=summary, duration=duration
     )
-
-
-def _guarded(
-    endpoint: Endpoint,
-    resolver: DnsResolver,
-    settings: ProbeSettings,
-    context: ssl.SSLContext,
-    tls_prober: TlsProber,
-) -> ProbeResult:
-    start = time.monotonic()
-    try:
-        return probe_endpoint(endpoint, resolver, settings, context, tls_prober)
-    except Exception as exc:  # noqa: BLE001 - errors become data here, and only here
-        summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return ProbeResult(
-            endpoint,
-            None,
-            (),
-            None,
-            None,
-            None,
-            internal_error=summary,
-            duration=time.monotonic() - start,
-        )
 
 
 def names_to_resolve(endpoints: Sequence[Endpoint]) -> set[str]:
@@ -171,20 +124,32 @@ def probe_all(
     resolver: DnsResolver,
     settings: ProbeSettings,
     context: ssl.SSLContext,
-    tls_prober: TlsProber = probe_tls,
 ) -> list[ProbeResult]:
-    """Probe every endpoint with at most ``settings.concurrency`` at once; order is kept."""
+    """Probe every endpoint with at most ``settings.concurrency`` handshakes at once;
+    order is kept."""
     if not endpoints:
         return []
     resolver.resolve_all(names_to_resolve(endpoints))
-    workers = max(1, min(settings.concurrency, len(endpoints)))
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
-    try:
-        futures = [
-            pool.submit(_guarded, e, resolver, settings, context, tls_prober) for e in endpoints
-        ]
-        return [f.result() for f in futures]
-    finally:
-        # Never wait here: when the caller gives up (the check's global timeout), the
-        # probes still running end on their own deadlines without holding it up.
-        pool.shutdown(wait=False, cancel_futures=True)
+    results: list[ProbeResult] = []
+    jobs: list[Handshake] = []
+    waiting: list[int] = []  # index in results of each job
+    for endpoint in endpoints:
+        start = time.monotonic()
+        try:
+            result, job = plan_endpoint(endpoint, resolver)
+        except Exception as exc:  # noqa: BLE001 - errors become data here, and only here
+            result, job = _internal_error(endpoint, exc, time.monotonic() - start), None
+        if job is not None:
+            waiting.append(len(results))
+            jobs.append(job)
+        results.append(replace(result, duration=time.monotonic() - start))
+    outcomes = run_handshakes(jobs, settings.timeout, context, settings.concurrency)
+    for index, outcome in zip(waiting, outcomes, strict=True):
+        planned = results[index]
+        if isinstance(outcome, Exception):
+            results[index] = _internal_error(planned.endpoint, outcome, planned.duration)
+        else:
+            results[index] = replace(
+                planned, tls=outcome, duration=planned.duration + outcome.duration
+            )
+    return results

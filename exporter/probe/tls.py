@@ -1,14 +1,10 @@
-"""TLS probe: one connection, one deadline, the whole presented chain.
+"""TLS probe results: what a handshake returned, and how a failure is named.
 
 The probe connects to the server's own address (not wherever DNS points) and sends
 SNI for the URL's host, as a client that resolved the name correctly would. It
 neither verifies nor trusts: judging the chain is the evaluate stage's job, so
-the probe must return the chain whatever its validity.
-
-The deadline covers connect plus handshake. The socket stays blocking, so each is
-one call outside the GIL; the watchdog in :mod:`exporter.probe.deadline` shuts the
-socket down at the deadline, so a peer that trickles one byte a second still ends
-on time.
+the probe must return the chain whatever its validity. The handshakes themselves
+run in :mod:`exporter.probe.handshakes`.
 """
 
 from __future__ import annotations
@@ -16,12 +12,9 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-
-from exporter.probe.deadline import WATCHDOG
 
 
 class TlsReason(StrEnum):
@@ -86,7 +79,7 @@ def make_client_context() -> ssl.SSLContext:
     return context
 
 
-def _peer_chain(tls: Any) -> tuple[bytes, ...]:
+def peer_chain(tls: Any) -> tuple[bytes, ...]:
     """The chain as sent, leaf first, from the C object (``_ssl._SSLSocket``)."""
     chain = tls.get_unverified_chain() or []
     return tuple(c if isinstance(c, bytes) else c.public_bytes(_DER) for c in chain)
@@ -95,61 +88,7 @@ def _peer_chain(tls: Any) -> tuple[bytes, ...]:
 _DER = ssl._ssl.ENCODING_DER  # type: ignore[attr-defined]
 
 
-def probe_tls(
-    address: str, port: int, sni: str | None, timeout: float, context: ssl.SSLContext
-) -> TlsResult:
-    """Connect to ``address`` (an IP literal), handshake with ``sni``, return the chain."""
-    start = time.monotonic()
-
-    def result(
-        reason: TlsReason,
-        detail: str | None = None,
-        chain: tuple[bytes, ...] = (),
-        protocol: str | None = None,
-        cipher: str | None = None,
-    ) -> TlsResult:
-        return TlsResult(
-            address, port, sni, reason, chain, protocol, cipher, detail, time.monotonic() - start
-        )
-
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    try:
-        raw = socket.socket(family, socket.SOCK_STREAM)
-    except OSError as exc:
-        return result(_os_reason(exc), exc.strerror or str(exc))
-    with raw, WATCHDOG.guard(raw, start + timeout) as guard:
-        if raw.gettimeout() is not None:  # socket.setdefaulttimeout() was called
-            raw.settimeout(None)
-        try:
-            raw.connect((address, port))
-        except OSError as exc:
-            if not guard.fired:
-                return result(_os_reason(exc), exc.strerror or str(exc))
-        if guard.fired:
-            return result(TlsReason.TIMEOUT, f"no TCP connection within {timeout:g}s")
-        try:
-            # The C object behind SSLSocket: the same handshake without the Python
-            # wrapper's per-connection bookkeeping (a tenth of a probe's CPU).
-            tls = context._wrap_socket(raw, False, sni)  # type: ignore[attr-defined]
-            tls.do_handshake()
-        except (ssl.SSLError, OSError) as exc:
-            if guard.fired:
-                return result(TlsReason.TIMEOUT, f"TLS handshake not finished within {timeout:g}s")
-            if isinstance(exc, ssl.SSLError):
-                return result(_ssl_reason(exc), _ssl_detail(exc))
-            return result(_os_reason(exc), exc.strerror or str(exc))
-        except ValueError as exc:  # e.g. an SNI the ssl module refuses
-            return result(TlsReason.HANDSHAKE_FAILED, str(exc))
-        chain = _peer_chain(tls)
-        if not chain:
-            return result(TlsReason.NO_CERTIFICATE, "the server presented no certificate")
-        cipher = tls.cipher()
-        return result(
-            TlsReason.OK, chain=chain, protocol=tls.version(), cipher=cipher[0] if cipher else None
-        )
-
-
-def _os_reason(exc: OSError) -> TlsReason:
+def os_reason(exc: OSError) -> TlsReason:
     if isinstance(exc, ConnectionRefusedError):
         return TlsReason.REFUSED
     if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
@@ -161,7 +100,7 @@ def _os_reason(exc: OSError) -> TlsReason:
     return TlsReason.UNREACHABLE
 
 
-def _ssl_reason(exc: ssl.SSLError) -> TlsReason:
+def ssl_reason(exc: ssl.SSLError) -> TlsReason:
     if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
         return TlsReason.RESET
     reason = (exc.reason or "").upper()
@@ -172,7 +111,7 @@ def _ssl_reason(exc: ssl.SSLError) -> TlsReason:
     return TlsReason.HANDSHAKE_FAILED
 
 
-def _ssl_detail(exc: ssl.SSLError) -> str:
+def ssl_detail(exc: ssl.SSLError) -> str:
     if isinstance(exc, ssl.SSLEOFError):
         return "the server closed the connection during the TLS handshake"
     return str(exc.reason or exc).replace("_", " ").lower()
