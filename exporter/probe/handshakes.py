@@ -53,9 +53,6 @@ class _Connection:
         self.index, self.job, self.sock, self.start = index, job, sock, start
         self.tls: Any = None  # the C object (_ssl._SSLSocket) once connected
 
-    def __lt__(self, other: _Connection) -> bool:
-        return self.index < other.index
-
 
 Outcome = TlsResult | Exception
 
@@ -86,7 +83,11 @@ def run_handshakes(
     ]
     for helper in helpers:
         helper.start()
-    drive(shares[0])
+    try:
+        drive(shares[0])
+    except BaseException:  # an interrupt (the check's global timeout): start nothing more
+        queue.close()
+        raise
     for helper in helpers:
         helper.join()
     return [
@@ -106,6 +107,10 @@ class _Queue:
         with self._lock:
             return next(self._next, None)
 
+    def close(self) -> None:
+        with self._lock:
+            self._next = iter(())
+
 
 class _Driver:
     """One thread's poller and its connections."""
@@ -122,7 +127,7 @@ class _Driver:
         self.jobs, self.timeout, self.context = jobs, timeout, context
         self.slots, self.queue, self.results = slots, queue, results
         self.poller = _Poller()
-        self.deadlines: list[tuple[float, _Connection]] = []
+        self.deadlines: list[tuple[float, int, _Connection]] = []  # deadline, index
         self.live: dict[int, _Connection] = {}  # by file descriptor
 
     def run(self) -> None:
@@ -142,7 +147,7 @@ class _Driver:
         while self.live:
             now = time.monotonic()
             while self.deadlines and self.deadlines[0][0] <= now:
-                _, conn = heapq.heappop(self.deadlines)
+                _, _, conn = heapq.heappop(self.deadlines)
                 if conn.sock.fileno() != -1:
                     self._expire(conn)
             if not self.live:
@@ -175,7 +180,7 @@ class _Driver:
         if code and code not in _IN_PROGRESS:
             self._end(conn, os_reason(OSError(code, "")), os.strerror(code), registered=False)
             return False
-        heapq.heappush(self.deadlines, (start + self.timeout, conn))
+        heapq.heappush(self.deadlines, (start + self.timeout, index, conn))
         fd = sock.fileno()
         self.poller.register(fd, _WRITE)
         self.live[fd] = conn
@@ -192,7 +197,7 @@ class _Driver:
                     conn.tls = self.context._wrap_socket(  # type: ignore[attr-defined]
                         conn.sock, False, conn.job.sni
                     )
-                except ValueError as exc:  # e.g. an SNI the ssl module refuses
+                except (ValueError, TypeError) as exc:  # an SNI the ssl module refuses
                     self._end(conn, TlsReason.HANDSHAKE_FAILED, str(exc))
                     return
             conn.tls.do_handshake()

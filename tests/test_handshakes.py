@@ -1,0 +1,246 @@
+"""The handshake engine: many connections at once from one or two threads, each
+ending on its own deadline with its own reason, in job order, and no socket left
+open whatever happens (real peers on loopback)."""
+
+from __future__ import annotations
+
+import select
+import signal
+import socket
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+import pytest
+import yaml
+
+from exporter.config import load_config_text
+from exporter.discovery.sources import Discoverer
+from exporter.probe import handshakes
+from exporter.probe.dns import DnsResolver
+from exporter.probe.handshakes import Handshake, run_handshakes
+from exporter.probe.runner import ProbeSettings, probe_all
+from exporter.probe.tls import TlsReason, TlsResult, make_client_context
+from tests.conftest import lab_config
+from tests.peers import hostile
+from tests.peers.dnsmasq import free_port
+from tests.pki import CA
+
+TIMEOUT = 0.6
+SNI = "mail.contoso.com"
+
+
+@pytest.fixture
+def peers():
+    started: list[hostile.TcpPeer] = []
+
+    def make(behaviour, address: str = "127.0.6.1") -> int:
+        p = hostile.TcpPeer(address, behaviour)
+        started.append(p)
+        return p.port
+
+    yield make
+    for p in started:
+        p.close()
+
+
+@pytest.fixture
+def record(monkeypatch) -> Callable[[], list[socket.socket]]:
+    """Call once the peers are up: from then on every socket the engine opens is kept
+    (accepted ones, made with fileno=, are the peers')."""
+
+    def start() -> list[socket.socket]:
+        created: list[socket.socket] = []
+
+        class Recording(socket.socket):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                if "fileno" not in kwargs:
+                    created.append(self)
+
+        monkeypatch.setattr(socket, "socket", Recording)
+        return created
+
+    return start
+
+
+def _all_closed(sockets: list[socket.socket], within: float = 0.0) -> bool:
+    deadline = time.monotonic() + within
+    while any(s.fileno() != -1 for s in sockets) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return all(s.fileno() == -1 for s in sockets)
+
+
+def _reasons(outcomes: list[Any]) -> list[Any]:
+    return [o.reason if isinstance(o, TlsResult) else type(o) for o in outcomes]
+
+
+def test_each_handshake_gets_its_own_reason_in_job_order(
+    peers, make_tls, issuing_ca: CA, record
+) -> None:
+    good = make_tls("127.0.6.2", issuing_ca.issue(SNI)).port
+    jobs = [
+        Handshake("127.0.6.2", good, SNI),
+        Handshake("127.0.6.9", free_port("127.0.6.9"), SNI),
+        Handshake("127.0.6.1", peers(hostile.silent), SNI),
+        Handshake("127.0.6.1", peers(hostile.garbage), SNI),
+        Handshake("127.0.6.1", peers(hostile.reset), SNI),
+        Handshake("127.0.6.1", peers(hostile.trickle), SNI),
+        Handshake("127.0.6.2", good, None),
+    ]
+    sockets = record()
+    start = time.monotonic()
+    outcomes = run_handshakes(jobs, TIMEOUT, make_client_context(), 16)
+    elapsed = time.monotonic() - start
+    assert _reasons(outcomes) == [
+        TlsReason.OK,
+        TlsReason.REFUSED,
+        TlsReason.TIMEOUT,
+        TlsReason.NOT_TLS,
+        TlsReason.RESET,
+        TlsReason.TIMEOUT,
+        TlsReason.OK,
+    ]
+    assert [(o.address, o.port, o.sni) for o in outcomes] == [
+        (j.address, j.port, j.sni) for j in jobs
+    ]
+    assert len(outcomes[0].chain) == 2
+    assert elapsed < TIMEOUT + 0.5  # all at once, not one after another
+    assert len(sockets) == len(jobs)
+    assert _all_closed(sockets)
+
+
+def test_never_more_than_slots_at_once(peers) -> None:
+    """Six silent peers, three slots: two rounds of the timeout, not one and not six."""
+    port = peers(hostile.silent)
+    jobs = [Handshake("127.0.6.1", port, SNI)] * 6
+    start = time.monotonic()
+    outcomes = run_handshakes(jobs, TIMEOUT, make_client_context(), 3)
+    elapsed = time.monotonic() - start
+    assert _reasons(outcomes) == [TlsReason.TIMEOUT] * 6
+    assert 2 * TIMEOUT - 0.05 < elapsed < 3 * TIMEOUT
+    for outcome in outcomes:
+        assert TIMEOUT - 0.05 < outcome.duration < TIMEOUT + 0.3  # from its own start
+
+
+def test_without_epoll_poll_does_the_same(monkeypatch, peers, make_tls, issuing_ca: CA) -> None:
+    monkeypatch.delattr(select, "epoll")
+    good = make_tls("127.0.6.3", issuing_ca.issue(SNI)).port
+    jobs = [Handshake("127.0.6.3", good, SNI), Handshake("127.0.6.1", peers(hostile.silent), SNI)]
+    outcomes = run_handshakes(jobs, TIMEOUT, make_client_context(), 2)
+    assert _reasons(outcomes) == [TlsReason.OK, TlsReason.TIMEOUT]
+
+
+def test_an_sni_the_ssl_module_refuses_is_a_handshake_failure(make_tls, issuing_ca: CA) -> None:
+    good = make_tls("127.0.6.4", issuing_ca.issue(SNI)).port
+    jobs = [Handshake("127.0.6.4", good, name) for name in (".contoso.com", "mail\0.contoso.com")]
+    outcomes = run_handshakes(jobs, TIMEOUT, make_client_context(), 2)
+    assert _reasons(outcomes) == [TlsReason.HANDSHAKE_FAILED] * 2
+    assert "leading dot" in (outcomes[0].detail or "")
+    assert "null" in (outcomes[1].detail or "")
+
+
+class _Breaks:
+    """A client context that fails for one SNI the way a bug would."""
+
+    def __init__(self, sni: str) -> None:
+        self._context = make_client_context()
+        self._sni = sni
+
+    def _wrap_socket(self, sock: Any, server_side: bool, sni: str | None) -> Any:
+        if sni == self._sni:
+            raise RuntimeError("boom")
+        return self._context._wrap_socket(sock, server_side, sni)  # type: ignore[attr-defined]
+
+
+def test_a_bug_in_one_handshake_is_that_probes_internal_error(
+    make_tls, make_dns, issuing_ca: CA, root_file
+) -> None:
+    port = make_tls("127.0.6.5", issuing_ca.issue(SNI)).port
+    dns = make_dns({SNI: ["127.0.6.5"], "bad.contoso.com": ["127.0.6.5"]})
+    config = lab_config(
+        [
+            {
+                "name": "EXCH01",
+                "fqdn": "exch01.contoso.local",
+                "addresses": ["127.0.6.5"],
+                "urls": {
+                    "ews": f"https://bad.contoso.com:{port}/EWS",
+                    "oab": f"https://{SNI}:{port}/OAB",
+                },
+            }
+        ],
+        dns,
+        [root_file],
+    )
+    loaded = load_config_text(yaml.safe_dump(config), "<test>")
+    inventory = Discoverer(loaded).discover(0)
+    resolver = DnsResolver(loaded.dns.nameservers, 2.0)
+    context: Any = _Breaks("bad.contoso.com")
+    bad, good = probe_all(inventory.endpoints, resolver, ProbeSettings(TIMEOUT, 4), context)
+    assert bad.internal_error == "RuntimeError: boom"
+    assert bad.tls is None
+    assert good.internal_error is None
+    assert good.tls is not None
+    assert good.tls.reason is TlsReason.OK
+
+
+def test_when_the_engine_itself_fails_every_job_says_so(monkeypatch, peers, record) -> None:
+    port = peers(hostile.silent)
+
+    def broken(self: Any, timeout: float) -> list[tuple[int, int]]:
+        raise RuntimeError("poller gone")
+
+    monkeypatch.setattr(handshakes._Poller, "poll", broken)
+    jobs = [Handshake("127.0.6.1", port, SNI)] * 3
+    sockets = record()
+    first, *rest = run_handshakes(jobs, TIMEOUT, make_client_context(), 1)
+    assert isinstance(first, RuntimeError)
+    assert str(first) == "poller gone"
+    assert all(isinstance(o, RuntimeError) and "stopped before" in str(o) for o in rest)
+    assert len(sockets) == 1
+    assert _all_closed(sockets)
+
+
+class _Interrupt(BaseException):
+    pass
+
+
+def test_an_interrupt_propagates_and_leaves_no_socket_open(peers, record) -> None:
+    """The check's global timeout arrives as a signal in the driving thread."""
+    port = peers(hostile.silent)
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise _Interrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    jobs = [Handshake("127.0.6.1", port, SNI)] * 8
+    sockets = record()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(_Interrupt):
+            run_handshakes(jobs, 1.0, make_client_context(), 4)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    # Jobs not yet started never start; one another thread has in flight ends on
+    # its own deadline.
+    assert len(sockets) == 4
+    assert _all_closed(sockets, within=2.0)
+
+
+def test_probe_tls_raises_what_the_engine_could_not_turn_into_data(make_tls, issuing_ca) -> None:
+    port = make_tls("127.0.6.6", issuing_ca.issue(SNI)).port
+    context: Any = _Breaks(SNI)
+    with pytest.raises(RuntimeError, match="boom"):
+        handshakes.probe_tls("127.0.6.6", port, SNI, TIMEOUT, context)
+
+
+def test_an_address_the_os_refuses_is_that_jobs_error(make_tls, issuing_ca: CA) -> None:
+    good = make_tls("127.0.6.7", issuing_ca.issue(SNI)).port
+    jobs = [Handshake("127.0.6.7", 70000, SNI), Handshake("127.0.6.7", good, SNI)]
+    bad, ok = run_handshakes(jobs, TIMEOUT, make_client_context(), 2)
+    assert isinstance(bad, OverflowError)
+    assert isinstance(ok, TlsResult)
+    assert ok.reason is TlsReason.OK
