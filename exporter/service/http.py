@@ -11,6 +11,7 @@ import json
 import logging
 import socket
 import ssl
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -21,9 +22,11 @@ from prometheus_client.process_collector import ProcessCollector
 
 from exporter.render.html import render_page
 from exporter.render.json import snapshot_json
-from exporter.service.collector import ExporterCollector
+from exporter.service.collector import ExporterCollector, ExporterState, Exposition
 from exporter.service.refresher import Refresher
 from exporter.service.webconfig import BasicAuth
+
+_JOIN_AT_MOST = 64 * 1024  # bytes of a part still copied into one write with the rest
 
 # The classic text format, which every Prometheus parses (Debian 12 ships 2.42).
 CONTENT_TYPE_METRICS = "text/plain; version=0.0.4; charset=utf-8"
@@ -55,6 +58,30 @@ def build_registry(refresher: Refresher) -> CollectorRegistry:
     return registry
 
 
+# The exporter's own metrics (process_*, python_*, build and reload state) are
+# rendered at most once a second, and again at once when the reload state changes:
+# reading /proc for them on every scrape cost more than serving the whole snapshot
+# (benchmarks/README.md), and no Prometheus scrapes that often.
+OWN_MAX_AGE = 1.0
+
+
+class OwnMetrics:
+    """The exporter's own metrics as served, plain and gzipped, at most OWN_MAX_AGE old."""
+
+    def __init__(self, refresher: Refresher) -> None:
+        self.registry = build_registry(refresher)
+        self._state = refresher.state
+        self._cached: tuple[float, ExporterState, Exposition] | None = None
+
+    def get(self) -> Exposition:
+        now, state, cached = time.monotonic(), self._state(), self._cached
+        if cached is None or now - cached[0] >= OWN_MAX_AGE or cached[1] != state:
+            plain = generate_latest(self.registry)
+            cached = (now, state, Exposition(plain, gzip.compress(plain, 6, mtime=0)))
+            self._cached = cached  # threads racing here render the same thing twice
+        return cached[2]
+
+
 class ExporterServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -71,7 +98,7 @@ class ExporterServer(ThreadingHTTPServer):
         self.refresher = refresher
         self.auth = auth
         self.logger = logger
-        self.registry = build_registry(refresher)
+        self.own_metrics = OwnMetrics(refresher)
         self.tls = tls
 
     def get_request(self) -> tuple[Any, Any]:
@@ -114,8 +141,9 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str,
         headers: dict[str, str] | None = None,
     ) -> None:
-        """Send ``body``, or its parts one after another (never joined: at 1,000
-        endpoints the metrics are a megabyte, and copying it per scrape shows)."""
+        """Send ``body``, or its parts: the headers and small parts in one write (each
+        write is a system call, and a GIL hand-off), a large part alone (at 1,000
+        endpoints the plain metrics are a megabyte: copying them per scrape shows)."""
         parts = body if isinstance(body, tuple) else (body,)
         self.send_response(code)
         self.send_header("Content-Type", content_type)
@@ -124,10 +152,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            for part in parts:
-                self.wfile.write(part)
+        # end_headers() without its flush: the headers go out with the first parts.
+        pending = [*self._headers_buffer, b"\r\n"]
+        self._headers_buffer: list[bytes] = []
+        for part in parts if self.command != "HEAD" else ():
+            if len(part) > _JOIN_AT_MOST:
+                self.wfile.write(b"".join(pending))
+                pending = []
+            pending.append(part)
+        self.wfile.write(b"".join(pending))
 
     def _text(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
         self._send(code, text.encode(), "text/plain; charset=utf-8", headers)
@@ -181,12 +214,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._text(404, "Not found\n")
 
     def _metrics(self) -> None:
-        own, rendered = generate_latest(self.server.registry), self.server.refresher.exposition
+        own, rendered = self.server.own_metrics.get(), self.server.refresher.exposition
         if accepts_gzip(self.headers.get("Accept-Encoding")):
-            body = (gzip.compress(own, compresslevel=6, mtime=0), rendered.gzipped)
+            body = (own.gzipped, rendered.gzipped)
             headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         else:
-            body, headers = (own, rendered.plain), {"Vary": "Accept-Encoding"}
+            body, headers = (own.plain, rendered.plain), {"Vary": "Accept-Encoding"}
         self._send(200, body, CONTENT_TYPE_METRICS, headers)
 
     def do_POST(self) -> None:
