@@ -50,7 +50,22 @@ def proc_hwm(pid: int) -> float:
     return 0.0
 
 
-def run_worker(args: list[str], external: int | None = None) -> dict[str, Any]:
+def family(pid: int) -> list[int]:
+    """``pid`` and its children (nginx's master and its worker)."""
+    pids = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def run_worker(args: list[str], target: list[int], external: int | None = None) -> dict[str, Any]:
+    """Run one worker's timed pass; ``target`` are the TLS server's processes, whose
+    CPU during the pass shows when the server, not the prober, was the limit."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.workers", *args],
         cwd=ROOT,
@@ -65,10 +80,12 @@ def run_worker(args: list[str], external: int | None = None) -> dict[str, Any]:
         proc.kill()
         raise SystemExit(f"worker {args[0]} failed: {line}{proc.stdout.read()}")
     before = proc_cpu(external) if external else 0.0
+    target_before = sum(map(proc_cpu, target))
     proc.stdin.write("GO\n")
     proc.stdin.flush()
     result: dict[str, Any] = json.loads(proc.stdout.readline())
     result["external_cpu"] = proc_cpu(external) - before if external else 0.0
+    result["target_cpu"] = sum(map(proc_cpu, target)) - target_before
     proc.wait(timeout=60)
     return result
 
@@ -198,19 +215,26 @@ def fmt(values: list[float], digits: int = 0) -> str:
 
 
 def _rounds(
-    configs: dict[str, Path], listing: Path, bb_port: int, bb_pid: int, args: argparse.Namespace
+    configs: dict[str, Path],
+    listing: Path,
+    bb_port: int,
+    bb_pid: int,
+    nginx: list[int],
+    args: argparse.Namespace,
 ) -> dict[str, list[dict[str, Any]]]:
     """Every method, interleaved (A B C D E A B C D E ...), ``args.rounds`` times."""
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in (*configs, "blackbox", "bare")}
     for _ in range(args.rounds):
         for name, config in configs.items():
-            results[name].append(run_worker(["refresh", str(config)]))
+            results[name].append(run_worker(["refresh", str(config)], nginx))
         results["blackbox"].append(
             run_worker(
-                ["blackbox", str(listing), str(args.concurrency), str(bb_port)], external=bb_pid
+                ["blackbox", str(listing), str(args.concurrency), str(bb_port)],
+                nginx,
+                external=bb_pid,
             )
         )
-        results["bare"].append(run_worker(["bare", str(listing), str(args.concurrency)]))
+        results["bare"].append(run_worker(["bare", str(listing), str(args.concurrency)], nginx))
     return results
 
 
@@ -245,13 +269,15 @@ def main() -> int:
                 configs = {
                     "exporter": exporter_config(work, count, ca, dns, conc),
                     "exporter_shared": exporter_config(work, count, ca, dns, conc, per_name=9),
-                    # Two processes of conc/2 threads: the same 16 probes at once.
+                    # Two processes of conc/2 handshakes each: the same 16 at once.
                     "exporter_procs": exporter_config(
                         work, count, ca, dns, conc // 2, per_name=9, processes=2
                     ),
                 }
                 try:
-                    results = _rounds(configs, listing, bb_port, blackbox.pid, args)
+                    results = _rounds(
+                        configs, listing, bb_port, blackbox.pid, family(targets.process.pid), args
+                    )
                     rows.append(
                         {
                             "key": key,
@@ -320,8 +346,8 @@ def render(
         "in the same run, are the result.",
         "",
         "| targets | key | method | wall s for all targets | probes/s, median (min-max) "
-        "| CPU s per 1000 probes | peak RSS MB |",
-        "|---|---|---|---|---|---|---|",
+        "| CPU s per 1000 probes | peak RSS MB | nginx busy, % of its one core |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     ratios = []
     for row in rows:
@@ -333,10 +359,13 @@ def render(
         def cpu(items: list[dict[str, Any]]) -> list[float]:
             return [(i["cpu"] + i["external_cpu"]) * 1000 / i["probes"] for i in items]
 
+        def busy(items: list[dict[str, Any]]) -> list[float]:
+            return [i["target_cpu"] * 100 / i["wall"] for i in items]
+
         for name, label in (
             ("exporter", "this exporter, full refresh, a DNS name per endpoint"),
             ("exporter_shared", "this exporter, full refresh, 9 endpoints per name"),
-            ("exporter_procs", "this exporter, 9 per name, 2 processes x 8 threads"),
+            ("exporter_procs", "this exporter, 9 per name, 2 processes x 8 at once"),
             ("blackbox", "blackbox_exporter /probe (+ its driver)"),
             ("bare", "bare Python handshake loop"),
         ):
@@ -348,7 +377,7 @@ def render(
             lines.append(
                 f"| {row['count']} | {row['key']} | {label} | "
                 f"{fmt([i['wall'] for i in res[name]], 3)} | {fmt(rate(res[name]))} | "
-                f"{fmt(cpu(res[name]), 2)} | {peak:.0f} |"
+                f"{fmt(cpu(res[name]), 2)} | {peak:.0f} | {fmt(busy(res[name]))} |"
             )
         bb, bare = (statistics.median(rate(res[n])) for n in ("blackbox", "bare"))
         bb_cpu = statistics.median(cpu(res["blackbox"]))
@@ -384,9 +413,9 @@ def render(
         ]
         for (mode, gzip), lat in latency.items():
             where = (
-                "the serving process, 16 threads"
+                "the serving process, 16 at once"
                 if mode == "threads"
-                else ("2 worker processes x 8 threads (`probe.processes: 2`)")
+                else ("2 worker processes x 8 at once (`probe.processes: 2`)")
             )
             lines.append(
                 f"| {where} | {'gzip' if gzip else '(none)'} | {lat['p50_ms']:.2f} | "

@@ -1,11 +1,11 @@
 """Probing in worker processes (``probe.processes`` > 1).
 
-Threads in one process share one GIL: profiling showed 16 probe threads spending a
-third of their CPU contending for it, and a scrape waiting behind them during a
-refresh (benchmarks/README.md). With ``probe.processes: N`` the endpoints are dealt
+One process drives its handshakes from at most two threads that share one GIL
+(:mod:`exporter.probe.handshakes`); on a machine with more cores, or to keep the
+serving process's GIL for scrapes, ``probe.processes: N`` deals the endpoints
 round-robin to N long-lived worker processes, each probing its share with its own
-threads, DNS resolver and SSL context; the serving process only waits. Each
-ProbeResult comes back pickled; evaluation stays in the parent.
+handshake threads, DNS resolver and SSL context, while the serving process only
+waits. Each ProbeResult comes back pickled; evaluation stays in the parent.
 
 Workers are started with "forkserver" (never fork a process that has HTTP and
 probe threads running) and kept for the life of the process. If a worker dies,
