@@ -4,9 +4,11 @@ open whatever happens (real peers on loopback)."""
 
 from __future__ import annotations
 
+import os
 import select
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -244,3 +246,30 @@ def test_an_address_the_os_refuses_is_that_jobs_error(make_tls, issuing_ca: CA) 
     assert isinstance(bad, OverflowError)
     assert isinstance(ok, TlsResult)
     assert ok.reason is TlsReason.OK
+
+
+def test_one_thread_per_usable_cpu_up_to_two(monkeypatch, peers) -> None:
+    port = peers(hostile.silent)
+    jobs = [Handshake("127.0.6.1", port, SNI)] * 4
+
+    def helpers_seen() -> int:
+        seen = 0
+        done = threading.Event()
+
+        def watch() -> None:
+            nonlocal seen
+            while not done.is_set():
+                seen = max(seen, sum(t.name == "probe-handshakes" for t in threading.enumerate()))
+                time.sleep(0.01)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        run_handshakes(jobs, 0.3, make_client_context(), 4)
+        done.set()
+        watcher.join()
+        return seen
+
+    cpus = len(os.sched_getaffinity(0))
+    assert helpers_seen() == (1 if cpus >= 2 else 0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # taskset -c 0
+    assert helpers_seen() == 0

@@ -70,7 +70,7 @@ def run_handshakes(
     if not jobs:
         return []
     slots = max(1, min(slots, len(jobs)))
-    threads = max(1, min(MAX_THREADS, os.cpu_count() or 1, slots))
+    threads = max(1, min(MAX_THREADS, _usable_cpus(), slots))
     queue = _Queue(len(jobs))
     shares = [slots // threads + (i < slots % threads) for i in range(threads)]
 
@@ -94,6 +94,13 @@ def run_handshakes(
         r if r is not None else RuntimeError("the handshake engine stopped before this probe")
         for r in results
     ]
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (a cpuset or taskset counts), else all of them."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # pragma: no cover - Linux has sched_getaffinity
 
 
 class _Queue:

@@ -88,17 +88,20 @@ def plan_endpoint(
         server_dns = resolver.lookup(server.fqdn)
         server_addresses = server_dns.addresses
     address = choose_address(server_addresses, url_dns.addresses)
-    result = ProbeResult(endpoint, url_dns, server_addresses, server_dns, address, None)
+    skipped, job = None, None
     if target.scheme == "http":
-        return replace(result, skipped=SkipReason.PLAIN_HTTP), None
-    if address is None:
-        # No way to tell which machine is "the server": still look at the certificate
-        # wherever the URL points, so a DNS gap never hides a certificate problem.
-        address = url_dns.addresses[0] if url_dns.addresses else None
-    if address is None:
-        return replace(result, skipped=SkipReason.SERVER_ADDRESS_UNKNOWN), None
-    sni = None if target.is_ip else target.host
-    return replace(result, address=address), Handshake(address, target.port, sni)
+        skipped = SkipReason.PLAIN_HTTP
+    else:
+        if address is None:
+            # No way to tell which machine is "the server": still look at the certificate
+            # wherever the URL points, so a DNS gap never hides a certificate problem.
+            address = url_dns.addresses[0] if url_dns.addresses else None
+        if address is None:
+            skipped = SkipReason.SERVER_ADDRESS_UNKNOWN
+        else:
+            job = Handshake(address, target.port, None if target.is_ip else target.host)
+    result = ProbeResult(endpoint, url_dns, server_addresses, server_dns, address, None, skipped)
+    return result, job
 
 
 def _internal_error(endpoint: Endpoint, exc: BaseException, duration: float) -> ProbeResult:
@@ -109,7 +112,7 @@ def _internal_error(endpoint: Endpoint, exc: BaseException, duration: float) -> 
 
 
 def names_to_resolve(endpoints: Sequence[Endpoint]) -> set[str]:
-    """Every name :func:`probe_endpoint` will look up, so that they are asked at once."""
+    """Every name :func:`plan_endpoint` will look up, so that they are asked at once."""
     names = set()
     for endpoint in endpoints:
         if endpoint.target is not None:
@@ -130,26 +133,28 @@ def probe_all(
     if not endpoints:
         return []
     resolver.resolve_all(names_to_resolve(endpoints))
-    results: list[ProbeResult] = []
+    planned: list[tuple[ProbeResult, float]] = []  # and how long planning took
     jobs: list[Handshake] = []
-    waiting: list[int] = []  # index in results of each job
+    waiting: list[int] = []  # the index in planned of each job
     for endpoint in endpoints:
         start = time.monotonic()
         try:
             result, job = plan_endpoint(endpoint, resolver)
         except Exception as exc:  # noqa: BLE001 - errors become data here, and only here
-            result, job = _internal_error(endpoint, exc, time.monotonic() - start), None
+            result, job = _internal_error(endpoint, exc, 0.0), None
         if job is not None:
-            waiting.append(len(results))
+            waiting.append(len(planned))
             jobs.append(job)
-        results.append(replace(result, duration=time.monotonic() - start))
-    outcomes = run_handshakes(jobs, settings.timeout, context, settings.concurrency)
-    for index, outcome in zip(waiting, outcomes, strict=True):
-        planned = results[index]
-        if isinstance(outcome, Exception):
-            results[index] = _internal_error(planned.endpoint, outcome, planned.duration)
+        planned.append((result, time.monotonic() - start))
+    handshakes = run_handshakes(jobs, settings.timeout, context, settings.concurrency)
+    outcomes = dict(zip(waiting, handshakes, strict=True))
+    results = []
+    for index, (result, took) in enumerate(planned):
+        outcome = outcomes.get(index)
+        if outcome is None:
+            results.append(replace(result, duration=took))
+        elif isinstance(outcome, Exception):
+            results.append(_internal_error(result.endpoint, outcome, took))
         else:
-            results[index] = replace(
-                planned, tls=outcome, duration=planned.duration + outcome.duration
-            )
+            results.append(replace(result, tls=outcome, duration=took + outcome.duration))
     return results
