@@ -13,6 +13,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -135,3 +136,44 @@ def test_a_pointer_loop_ends() -> None:
     reply = dnswire.parse(header + question + answer)
     assert reply is not None
     assert reply.addresses == ("127.0.1.1",)
+
+
+# Anything a config or directory could hold, biased towards near-misses of a plain
+# host name: escapes, '@', spaces, empty and long labels, digits-only labels, IDNA.
+name_chars = st.sampled_from([*"abcXYZ019-_.\\@ é*", "\\046", "xn--"])
+odd_names = st.one_of(
+    st.lists(name_chars, max_size=30).map("".join),
+    st.lists(st.text("ab1-", min_size=0, max_size=70), min_size=1, max_size=6).map(".".join),
+    st.lists(st.text("0123456789", min_size=1, max_size=3), min_size=1, max_size=5).map(".".join),
+)
+
+
+@FUZZ
+@given(name=st.one_of(names, names.map(lambda n: n.rstrip(".")), odd_names))
+def test_plain_names_are_encoded_as_dnspython_encodes_them(name: str) -> None:
+    """The fast path answers only for names dnspython accepts, with the same wire
+    form; everything else is left to dnspython (None)."""
+    ours = dnswire.plain_name_wire(name)
+    if ours is None:
+        return
+    assert ours == dns.name.from_text(name).to_wire()
+    assert not name.rstrip(".").split(".")[-1].isdigit()  # never an IPv4 literal
+
+
+@pytest.mark.parametrize(
+    ("name", "plain"),
+    [
+        ("mail.contoso.com", True),
+        ("EXCH01.contoso.local.", True),
+        ("_autodiscover._tcp.contoso.com", True),
+        ("10.1.2.3", False),
+        ("::1", False),
+        ("mail..contoso.com", False),
+        ("m\\065il.contoso.com", False),
+        ("pöst.contoso.com", False),
+        ("x" * 64 + ".contoso.com", False),
+        (".".join(["abcdefghi"] * 26), False),  # 259 characters
+    ],
+)
+def test_plain_name_examples(name: str, plain: bool) -> None:
+    assert (dnswire.plain_name_wire(name) is not None) is plain

@@ -22,6 +22,7 @@ import dns.exception
 import dns.name
 import dns.rcode
 
+from exporter.probe import dnswire
 from exporter.probe.dnsbatch import Batch, Exchange, Lookup
 
 
@@ -135,6 +136,9 @@ class DnsResolver:
 
     def _without_asking(self, name: str) -> DnsAnswer | bytes:
         """The answer when no question is needed, else the name's wire form."""
+        wire = dnswire.plain_name_wire(name)
+        if wire is not None and self.nameservers:
+            return wire
         try:
             ipaddress.ip_address(name)
         except ValueError:
