@@ -19,7 +19,7 @@ import yaml
 
 from exporter.config import load_config_text
 from exporter.discovery.sources import Discoverer
-from exporter.probe import handshakes
+from exporter.probe import handshakes, poller, runner
 from exporter.probe.dns import DnsResolver
 from exporter.probe.handshakes import Handshake, run_handshakes
 from exporter.probe.runner import ProbeSettings, probe_all
@@ -188,13 +188,85 @@ def test_a_bug_in_one_handshake_is_that_probes_internal_error(
     assert good.tls.reason is TlsReason.OK
 
 
+class _Interrupt(BaseException):
+    pass
+
+
+def _endpoints(make_dns, root_file, urls: list[str]) -> tuple[list[Any], DnsResolver]:
+    dns = make_dns({})
+    servers = [
+        {
+            "name": f"EXCH{i}",
+            "fqdn": f"exch{i}.contoso.local",
+            "addresses": ["127.0.6.1"],
+            "urls": {"ews": url},
+        }
+        for i, url in enumerate(urls)
+    ]
+    loaded = load_config_text(yaml.safe_dump(lab_config(servers, dns, [root_file])), "<test>")
+    endpoints = list(Discoverer(loaded).discover(0).endpoints)
+    return endpoints, DnsResolver(loaded.dns.nameservers, 2.0)
+
+
+def test_handshakes_start_while_later_names_are_still_asked(
+    monkeypatch, peers, make_dns, root_file
+) -> None:
+    """The first chunk's handshakes are under way before the second chunk's DNS."""
+    port = peers(hostile.silent)
+    endpoints, resolver = _endpoints(
+        make_dns, root_file, [f"https://127.0.6.1:{port}/EWS"] * (runner.PLAN_CHUNK + 1)
+    )
+    in_flight_at_second_batch = []
+    original = DnsResolver.resolve_all
+
+    def watching(self: DnsResolver, hosts: Any) -> Any:
+        in_flight_at_second_batch.append(
+            sum(t.name == "probe-handshakes" for t in threading.enumerate())
+        )
+        return original(self, hosts)
+
+    monkeypatch.setattr(DnsResolver, "resolve_all", watching)
+    start = time.monotonic()
+    results = probe_all(endpoints, resolver, ProbeSettings(TIMEOUT, 128), make_client_context())
+    assert len(in_flight_at_second_batch) == 2
+    assert in_flight_at_second_batch[1] >= 1  # the engine's threads run already
+    assert [r.tls.reason for r in results if r.tls] == [TlsReason.TIMEOUT] * len(endpoints)
+    assert time.monotonic() - start < 2 * TIMEOUT  # one round of the timeout, not two
+
+
+def test_an_interrupt_while_names_are_asked_stops_the_run(
+    monkeypatch, peers, make_dns, root_file, record
+) -> None:
+    port = peers(hostile.silent)
+    endpoints, resolver = _endpoints(
+        make_dns, root_file, [f"https://127.0.6.1:{port}/EWS"] * (runner.PLAN_CHUNK + 5)
+    )
+    calls = []
+    original = DnsResolver.resolve_all
+
+    def interrupted(self: DnsResolver, hosts: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise _Interrupt
+        return original(self, hosts)
+
+    monkeypatch.setattr(DnsResolver, "resolve_all", interrupted)
+    sockets = record()
+    with pytest.raises(_Interrupt):
+        probe_all(endpoints, resolver, ProbeSettings(TIMEOUT, 8), make_client_context())
+    # What was in flight ends on its own deadline; nothing more starts (the first
+    # chunk alone would keep 8 slots busy for 8 rounds of the timeout).
+    assert 1 <= len(sockets) <= 8
+    assert _all_closed(sockets, within=TIMEOUT + 1.0)
+
+
 def test_when_the_engine_itself_fails_every_job_says_so(monkeypatch, peers, record) -> None:
     port = peers(hostile.silent)
 
     def broken(self: Any, timeout: float) -> list[tuple[int, int]]:
         raise RuntimeError("poller gone")
 
-    monkeypatch.setattr(handshakes._Poller, "poll", broken)
+    monkeypatch.setattr(poller._Poller, "poll", broken)
     jobs = [Handshake("127.0.6.1", port, SNI)] * 3
     sockets = record()
     first, *rest = run_handshakes(jobs, TIMEOUT, make_client_context(), 1)
@@ -203,10 +275,6 @@ def test_when_the_engine_itself_fails_every_job_says_so(monkeypatch, peers, reco
     assert all(isinstance(o, RuntimeError) and "stopped before" in str(o) for o in rest)
     assert len(sockets) == 1
     assert _all_closed(sockets)
-
-
-class _Interrupt(BaseException):
-    pass
 
 
 def test_an_interrupt_propagates_and_leaves_no_socket_open(peers, record) -> None:

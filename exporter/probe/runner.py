@@ -1,7 +1,8 @@
 """Runs the DNS and TLS probes for every endpoint, concurrently and in isolation.
 
-Each endpoint is planned first (its names come from one DNS batch), then every
-handshake runs in :mod:`exporter.probe.handshakes`. This is the one place where an
+Endpoints are planned a chunk at a time (each chunk's names asked as one DNS
+batch), and each chunk's handshakes start in :mod:`exporter.probe.handshakes` while
+the next chunk's names are asked. This is the one place where an
 unexpected exception becomes data (``ProbeResult.internal_error``), as sslyze's
 ScanCommandAttempt does: whatever one endpoint does, every other endpoint is still
 probed and judged.
@@ -18,7 +19,7 @@ from enum import StrEnum
 
 from exporter.model import Endpoint
 from exporter.probe.dns import DnsAnswer, DnsResolver
-from exporter.probe.handshakes import Handshake, run_handshakes
+from exporter.probe.handshakes import Handshake, HandshakeRun
 from exporter.probe.tls import TlsResult
 
 
@@ -61,6 +62,11 @@ class ProbeResult:
 class ProbeSettings:
     timeout: float
     concurrency: int
+
+
+# Endpoints planned per DNS batch: the first handshakes start once the first
+# batch is answered, not once every name of the cycle is (benchmarks/README.md).
+PLAN_CHUNK = 64
 
 
 def choose_address(server_addresses: Sequence[str], url_addresses: Sequence[str]) -> str | None:
@@ -132,22 +138,29 @@ def probe_all(
     order is kept."""
     if not endpoints:
         return []
-    resolver.resolve_all(names_to_resolve(endpoints))
+    run = HandshakeRun(settings.timeout, context, settings.concurrency)
     planned: list[tuple[ProbeResult, float]] = []  # and how long planning took
-    jobs: list[Handshake] = []
-    waiting: list[int] = []  # the index in planned of each job
-    for endpoint in endpoints:
-        start = time.monotonic()
-        try:
-            result, job = plan_endpoint(endpoint, resolver)
-        except Exception as exc:  # noqa: BLE001 - errors become data here, and only here
-            result, job = _internal_error(endpoint, exc, 0.0), None
-        if job is not None:
-            waiting.append(len(planned))
-            jobs.append(job)
-        planned.append((result, time.monotonic() - start))
-    handshakes = run_handshakes(jobs, settings.timeout, context, settings.concurrency)
-    outcomes = dict(zip(waiting, handshakes, strict=True))
+    waiting: list[int] = []  # the index in planned of each job, in the order added
+    try:
+        for first in range(0, len(endpoints), PLAN_CHUNK):
+            chunk = endpoints[first : first + PLAN_CHUNK]
+            resolver.resolve_all(names_to_resolve(chunk))
+            jobs = []
+            for endpoint in chunk:
+                start = time.monotonic()
+                try:
+                    result, job = plan_endpoint(endpoint, resolver)
+                except Exception as exc:  # noqa: BLE001 - errors become data here, and only here
+                    result, job = _internal_error(endpoint, exc, 0.0), None
+                if job is not None:
+                    waiting.append(len(planned))
+                    jobs.append(job)
+                planned.append((result, time.monotonic() - start))
+            run.add(jobs)  # these handshakes start while the next names are asked
+    except BaseException:  # an interrupt (the check's global timeout)
+        run.abort()
+        raise
+    outcomes = dict(zip(waiting, run.finish(), strict=True))
     results = []
     for index, (result, took) in enumerate(planned):
         outcome = outcomes.get(index)

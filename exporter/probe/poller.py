@@ -1,0 +1,272 @@
+"""One thread's share of the handshakes: a poller that moves non-blocking
+connections through connect and ``do_handshake``, each until its deadline.
+
+A connection goes: connect (wait to be writable) -> handshake steps (wait for what
+OpenSSL asks) -> done, with one deadline from its start covering both. The thread
+holds the GIL only to move a connection on; OpenSSL's work inside
+``do_handshake`` runs outside it. Deadlines are the poller's timeout; nothing
+blocks, so a peer that trickles a byte a second ends on time like a silent one.
+:mod:`exporter.probe.handshakes` starts the threads and feeds them jobs.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import os
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.probe.tls import TlsReason, TlsResult, os_reason, peer_chain, ssl_detail, ssl_reason
+
+_READ, _WRITE = select.POLLIN, select.POLLOUT  # the same bits for epoll
+_IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN}
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """One connection to make: ``address`` is an IP literal; ``sni`` None sends none."""
+
+    address: str
+    port: int
+    sni: str | None
+
+
+class _Connection:
+    __slots__ = ("index", "job", "sock", "start", "tls")
+
+    def __init__(self, index: int, job: Handshake, sock: socket.socket, start: float) -> None:
+        self.index, self.job, self.sock, self.start = index, job, sock, start
+        self.tls: Any = None  # the C object (_ssl._SSLSocket) once connected
+
+
+Outcome = TlsResult | Exception
+
+
+class JobQueue:
+    """Hands out job indices to the drivers, in order, as they are added."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._next = self._count = 0
+        self._closed = False
+
+    @property
+    def closing(self) -> bool:
+        return self._closed
+
+    def put(self, count: int) -> None:
+        with self._ready:
+            self._count += count
+            self._ready.notify_all()
+
+    def close(self) -> None:
+        """Nothing more will be added."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+
+    def stop(self) -> None:
+        """Hand out nothing more."""
+        with self._ready:
+            self._count, self._closed = self._next, True
+            self._ready.notify_all()
+
+    def take(self) -> int | None:
+        """The next index, or None when there is none yet (or ever: see ``done``)."""
+        with self._ready:
+            if self._next < self._count:
+                self._next += 1
+                return self._next - 1
+            return None
+
+    def done(self) -> bool:
+        with self._ready:
+            return self._closed and self._next >= self._count
+
+    def wait(self) -> None:
+        """Until a job is added or the queue is closed."""
+        with self._ready:
+            while self._next >= self._count and not self._closed:
+                self._ready.wait()
+
+
+# While jobs may still be added and a slot is free, look for them this often.
+FEED_CHECK = 0.002
+
+
+class Driver:
+    """One thread's poller and its connections."""
+
+    def __init__(
+        self,
+        jobs: Sequence[Handshake],
+        timeout: float,
+        context: ssl.SSLContext,
+        slots: int,
+        queue: JobQueue,
+        results: list[Outcome | None],
+    ) -> None:
+        self.jobs, self.timeout, self.context = jobs, timeout, context
+        self.slots, self.queue, self.results = slots, queue, results
+        self.poller = _Poller()
+        self.deadlines: list[tuple[float, int, _Connection]] = []  # deadline, index
+        self.live: dict[int, _Connection] = {}  # by file descriptor
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # noqa: BLE001 - every job in flight gets the error as data
+            for conn in self.live.values():
+                self.results[conn.index] = exc
+        finally:  # also on an interrupt (the check's global timeout)
+            for conn in self.live.values():
+                conn.sock.close()
+            self.poller.close()
+
+    def _loop(self) -> None:
+        queue, live = self.queue, self.live
+        while True:
+            self._fill()
+            if not live:
+                if queue.done():
+                    return
+                queue.wait()  # nothing in flight: sleep until jobs come
+                continue
+            now = time.monotonic()
+            while self.deadlines and self.deadlines[0][0] <= now:
+                _, _, conn = heapq.heappop(self.deadlines)
+                if conn.sock.fileno() != -1:
+                    self._expire(conn)
+            if not live:
+                continue
+            wait = self.deadlines[0][0] - now
+            if len(live) < self.slots and not queue.closing:
+                wait = min(wait, FEED_CHECK)
+            for fd, _events in self.poller.poll(wait):
+                self._advance(live[fd])
+
+    def _fill(self) -> None:
+        """Start jobs while a slot is free and a job is waiting."""
+        while len(self.live) < self.slots and (index := self.queue.take()) is not None:
+            self._start(index, self.jobs[index])
+
+    def _start(self, index: int, job: Handshake) -> bool:
+        start = time.monotonic()
+        try:
+            family = socket.AF_INET6 if ":" in job.address else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as exc:
+            self.results[index] = _result(job, start, os_reason(exc), exc.strerror or str(exc))
+            return False
+        conn = _Connection(index, job, sock, start)
+        try:
+            sock.setblocking(False)
+            code = sock.connect_ex((job.address, job.port))
+        except Exception as exc:  # noqa: BLE001 - e.g. an address the OS cannot parse
+            self._finish(conn, exc, registered=False)
+            return False
+        if code and code not in _IN_PROGRESS:
+            self._end(conn, os_reason(OSError(code, "")), os.strerror(code), registered=False)
+            return False
+        heapq.heappush(self.deadlines, (start + self.timeout, index, conn))
+        fd = sock.fileno()
+        self.poller.register(fd, _WRITE)
+        self.live[fd] = conn
+        return True
+
+    def _advance(self, conn: _Connection) -> None:
+        """Move a connection on after its socket became ready."""
+        try:
+            if conn.tls is None:
+                code = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    raise OSError(code, os.strerror(code))
+                try:
+                    conn.tls = self.context._wrap_socket(  # type: ignore[attr-defined]
+                        conn.sock, False, conn.job.sni
+                    )
+                except (ValueError, TypeError) as exc:  # an SNI the ssl module refuses
+                    self._end(conn, TlsReason.HANDSHAKE_FAILED, str(exc))
+                    return
+            conn.tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self.poller.modify(conn.sock.fileno(), _READ)
+        except ssl.SSLWantWriteError:
+            self.poller.modify(conn.sock.fileno(), _WRITE)
+        except ssl.SSLError as exc:
+            self._end(conn, ssl_reason(exc), ssl_detail(exc))
+        except OSError as exc:
+            self._end(conn, os_reason(exc), exc.strerror or str(exc))
+        except Exception as exc:  # noqa: BLE001 - becomes this probe's internal error
+            self._finish(conn, exc)
+        else:
+            chain = peer_chain(conn.tls)
+            if not chain:
+                self._end(conn, TlsReason.NO_CERTIFICATE, "the server presented no certificate")
+                return
+            cipher = conn.tls.cipher()
+            job = conn.job
+            result = TlsResult(
+                job.address,
+                job.port,
+                job.sni,
+                TlsReason.OK,
+                chain,
+                conn.tls.version(),
+                cipher[0] if cipher else None,
+                None,
+                time.monotonic() - conn.start,
+            )
+            self._finish(conn, result)
+
+    def _expire(self, conn: _Connection) -> None:
+        what = "TLS handshake not finished" if conn.tls is not None else "no TCP connection"
+        self._end(conn, TlsReason.TIMEOUT, f"{what} within {self.timeout:g}s")
+
+    def _end(
+        self, conn: _Connection, reason: TlsReason, detail: str, registered: bool = True
+    ) -> None:
+        self._finish(conn, _result(conn.job, conn.start, reason, detail), registered)
+
+    def _finish(self, conn: _Connection, outcome: Outcome, registered: bool = True) -> None:
+        """Record the outcome and close; a connection that was in flight frees a slot."""
+        self.results[conn.index] = outcome
+        conn.tls = None
+        if registered:
+            fd = conn.sock.fileno()
+            self.poller.unregister(fd)
+            del self.live[fd]
+        conn.sock.close()  # its deadline entry is skipped once closed
+
+
+class _Poller:
+    """epoll where there is one (Linux), else poll: the same calls, in seconds."""
+
+    def __init__(self) -> None:
+        self._epoll = hasattr(select, "epoll")
+        self._poll: Any = select.epoll() if self._epoll else select.poll()
+        self.register = self._poll.register
+        self.modify = self._poll.modify
+        self.unregister = self._poll.unregister
+
+    def poll(self, timeout: float) -> list[tuple[int, int]]:
+        timeout = max(timeout, 0.0)
+        result: list[tuple[int, int]] = self._poll.poll(timeout if self._epoll else timeout * 1000)
+        return result
+
+    def close(self) -> None:
+        if self._epoll:
+            self._poll.close()
+
+
+def _result(job: Handshake, start: float, reason: TlsReason, detail: str) -> TlsResult:
+    return TlsResult(
+        job.address, job.port, job.sni, reason, detail=detail, duration=time.monotonic() - start
+    )
