@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -192,8 +193,7 @@ class _Interrupt(BaseException):
     pass
 
 
-def _endpoints(make_dns, root_file, urls: list[str]) -> tuple[list[Any], DnsResolver]:
-    dns = make_dns({})
+def _endpoints(dns: Any, root_file: Path, urls: list[str]) -> tuple[list[Any], DnsResolver]:
     servers = [
         {
             "name": f"EXCH{i}",
@@ -209,54 +209,53 @@ def _endpoints(make_dns, root_file, urls: list[str]) -> tuple[list[Any], DnsReso
 
 
 def test_handshakes_start_while_later_names_are_still_asked(
-    monkeypatch, peers, make_dns, root_file
+    monkeypatch, make_dns, root_file, record
 ) -> None:
-    """The first chunk's handshakes are under way before the second chunk's DNS."""
-    port = peers(hostile.silent)
+    """800 names take a while to ask; the first handshakes do not wait for the last."""
+    count, port = 800, free_port("127.0.6.1")  # refused: each probe ends at once
+    dns = make_dns({f"n{i}.contoso.test": ["127.0.6.1"] for i in range(count)})
     endpoints, resolver = _endpoints(
-        make_dns, root_file, [f"https://127.0.6.1:{port}/EWS"] * (runner.PLAN_CHUNK + 1)
+        dns, root_file, [f"https://n{i}.contoso.test:{port}/EWS" for i in range(count)]
     )
-    in_flight_at_second_batch = []
-    original = DnsResolver.resolve_all
+    connections_when_dns_ended = []
+    original = DnsResolver._resolve
 
-    def watching(self: DnsResolver, hosts: Any) -> Any:
-        in_flight_at_second_batch.append(
-            sum(t.name == "probe-handshakes" for t in threading.enumerate())
-        )
-        return original(self, hosts)
+    def watching(self: DnsResolver, futures: Any) -> None:
+        original(self, futures)
+        connections_when_dns_ended.append(sum(s.type == socket.SOCK_STREAM for s in list(sockets)))
 
-    monkeypatch.setattr(DnsResolver, "resolve_all", watching)
-    start = time.monotonic()
-    results = probe_all(endpoints, resolver, ProbeSettings(TIMEOUT, 128), make_client_context())
-    assert len(in_flight_at_second_batch) == 2
-    assert in_flight_at_second_batch[1] >= 1  # the engine's threads run already
-    assert [r.tls.reason for r in results if r.tls] == [TlsReason.TIMEOUT] * len(endpoints)
-    assert time.monotonic() - start < 2 * TIMEOUT  # one round of the timeout, not two
+    monkeypatch.setattr(DnsResolver, "_resolve", watching)
+    sockets = record()
+    results = probe_all(endpoints, resolver, ProbeSettings(TIMEOUT, 16), make_client_context())
+    assert [r.tls.reason for r in results if r.tls] == [TlsReason.REFUSED] * count
+    (started,) = connections_when_dns_ended
+    assert started > 0  # handshakes were under way before the last answer came in
 
 
-def test_an_interrupt_while_names_are_asked_stops_the_run(
+def test_an_interrupt_while_planning_stops_the_run(
     monkeypatch, peers, make_dns, root_file, record
 ) -> None:
     port = peers(hostile.silent)
     endpoints, resolver = _endpoints(
-        make_dns, root_file, [f"https://127.0.6.1:{port}/EWS"] * (runner.PLAN_CHUNK + 5)
+        make_dns({}), root_file, [f"https://127.0.6.1:{port}/EWS"] * 100
     )
     calls = []
-    original = DnsResolver.resolve_all
+    original = runner.plan_endpoint
 
-    def interrupted(self: DnsResolver, hosts: Any) -> Any:
+    def interrupted(endpoint: Any, resolver: DnsResolver) -> Any:
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == 3 * runner.FEED_EVERY:
             raise _Interrupt
-        return original(self, hosts)
+        return original(endpoint, resolver)
 
-    monkeypatch.setattr(DnsResolver, "resolve_all", interrupted)
+    monkeypatch.setattr(runner, "plan_endpoint", interrupted)
     sockets = record()
     with pytest.raises(_Interrupt):
         probe_all(endpoints, resolver, ProbeSettings(TIMEOUT, 8), make_client_context())
-    # What was in flight ends on its own deadline; nothing more starts (the first
-    # chunk alone would keep 8 slots busy for 8 rounds of the timeout).
-    assert 1 <= len(sockets) <= 8
+    # What was in flight (if the engine had started any) ends on its own deadline;
+    # nothing more starts: the 32 jobs handed over would keep 8 slots busy for 4
+    # rounds of the timeout.
+    assert len(sockets) <= 8
     assert _all_closed(sockets, within=TIMEOUT + 1.0)
 
 

@@ -98,9 +98,12 @@ class DnsResolver:
 
     def resolve_all(self, hosts: Iterable[str]) -> dict[str, DnsAnswer]:
         """Look up every name not yet known and return the answers for ``hosts``.
-        A name another thread is already looking up is left to it, and waited for.
-        An unexpected error is kept for each name's :meth:`lookup` to raise."""
-        wanted = {_normal(h) for h in hosts}
+        Names are asked in the order given, and each answer is published as soon as
+        its lookup ends, so another thread can :meth:`lookup` the first names while
+        later ones are still being asked. A name another thread is already looking
+        up is left to it, and waited for. An unexpected error is kept for each
+        unanswered name's :meth:`lookup` to raise."""
+        wanted = list(dict.fromkeys(_normal(h) for h in hosts))
         mine: dict[str, Future[DnsAnswer]] = {}
         with self._lock:
             for name in wanted:
@@ -108,31 +111,33 @@ class DnsResolver:
                     mine[name] = self._cache[name] = Future()
         if mine:
             try:
-                answers = self._resolve(sorted(mine))
+                self._resolve(mine)
             except BaseException as exc:  # noqa: BLE001 - waiters must never hang
                 for future in mine.values():  # each endpoint's probe meets it, as data
-                    future.set_exception(exc)
-            else:
-                for name, future in mine.items():
-                    future.set_result(answers[name])
+                    if not future.done():
+                        future.set_exception(exc)
         futures = {name: self._cache[name] for name in wanted}
         return {n: f.result() for n, f in futures.items() if f.exception() is None}
 
-    def _resolve(self, names: list[str]) -> dict[str, DnsAnswer]:
-        answers: dict[str, DnsAnswer] = {}
+    def _resolve(self, futures: dict[str, Future[DnsAnswer]]) -> None:
         lookups: list[Lookup] = []
-        for name in names:
+        for name, future in futures.items():
             early = self._without_asking(name)
             if isinstance(early, DnsAnswer):
-                answers[name] = early
+                future.set_result(early)
             else:
                 lookups.append(Lookup(name, early))
-        if lookups:
-            with Exchange(self.nameservers) as exchange:
-                Batch(exchange, self.timeout, self.window).run(lookups)
-        for lookup in lookups:
-            answers[lookup.name] = self._meaning(lookup)
-        return answers
+        if not lookups:
+            return
+
+        def ended(lookup: Lookup) -> None:
+            futures[lookup.name].set_result(self._meaning(lookup))
+
+        with Exchange(self.nameservers) as exchange:
+            Batch(exchange, self.timeout, self.window, ended).run(lookups)
+        for lookup in lookups:  # pragma: no cover - every lookup ends in Batch.run
+            if not futures[lookup.name].done():
+                ended(lookup)
 
     def _without_asking(self, name: str) -> DnsAnswer | bytes:
         """The answer when no question is needed, else the name's wire form."""

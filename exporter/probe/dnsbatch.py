@@ -15,6 +15,7 @@ import select
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -53,10 +54,18 @@ class Lookup:
 class Batch:
     """Runs lookups to their end over one :class:`Exchange`."""
 
-    def __init__(self, exchange: Exchange, timeout: float, window: int) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        timeout: float,
+        window: int,
+        ended: Callable[[Lookup], None] | None = None,
+    ) -> None:
+        """``ended`` is called once for each lookup, as soon as it has ended."""
         self.exchange = exchange
         self.timeout = timeout
         self.window = window
+        self._ended = ended
         self._flying: dict[tuple[int, int], Lookup] = {}  # (nameserver, query ID)
         self._live: dict[int, Lookup] = {}  # id() -> lookup, until it ends
         # A nameserver whose TCP failed once is not asked over TCP again this batch:
@@ -179,7 +188,8 @@ class Batch:
 
     def _end(self, lookup: Lookup) -> None:
         self._forget(lookup)
-        self._live.pop(id(lookup), None)
+        if self._live.pop(id(lookup), None) is not None and self._ended is not None:
+            self._ended(lookup)
 
     def _forget(self, lookup: Lookup) -> None:
         for ident in lookup.queries:

@@ -1,8 +1,9 @@
 """Runs the DNS and TLS probes for every endpoint, concurrently and in isolation.
 
-Endpoints are planned a chunk at a time (each chunk's names asked as one DNS
-batch), and each chunk's handshakes start in :mod:`exporter.probe.handshakes` while
-the next chunk's names are asked. This is the one place where an
+Every name of the cycle is asked at once (one DNS batch, in its own thread, each
+answer published as it comes); endpoints are planned in order as their answers
+arrive, and their handshakes start in :mod:`exporter.probe.handshakes` while later
+names are still being asked. This is the one place where an
 unexpected exception becomes data (``ProbeResult.internal_error``), as sslyze's
 ScanCommandAttempt does: whatever one endpoint does, every other endpoint is still
 probed and judged.
@@ -11,6 +12,7 @@ probed and judged.
 from __future__ import annotations
 
 import ssl
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -64,9 +66,8 @@ class ProbeSettings:
     concurrency: int
 
 
-# Endpoints planned per DNS batch: the first handshakes start once the first
-# batch is answered, not once every name of the cycle is (benchmarks/README.md).
-PLAN_CHUNK = 64
+# Handshakes handed to the engine at a time while planning goes on.
+FEED_EVERY = 16
 
 
 def choose_address(server_addresses: Sequence[str], url_addresses: Sequence[str]) -> str | None:
@@ -117,15 +118,16 @@ def _internal_error(endpoint: Endpoint, exc: BaseException, duration: float) -> 
     )
 
 
-def names_to_resolve(endpoints: Sequence[Endpoint]) -> set[str]:
-    """Every name :func:`plan_endpoint` will look up, so that they are asked at once."""
-    names = set()
+def names_to_resolve(endpoints: Sequence[Endpoint]) -> list[str]:
+    """Every name :func:`plan_endpoint` will look up, in the order it will, so that
+    they are asked at once."""
+    names: dict[str, None] = {}
     for endpoint in endpoints:
         if endpoint.target is not None:
-            names.add(endpoint.target.host)
+            names[endpoint.target.host] = None
             if not endpoint.server.addresses:
-                names.add(endpoint.server.fqdn)
-    return names
+                names[endpoint.server.fqdn] = None
+    return list(names)
 
 
 def probe_all(
@@ -138,28 +140,38 @@ def probe_all(
     order is kept."""
     if not endpoints:
         return []
+    # One thread asks every name of the cycle, in endpoint order, publishing each
+    # answer as it comes; planning follows it and feeds the handshakes as it goes.
+    asking = threading.Thread(
+        target=resolver.resolve_all,
+        args=(names_to_resolve(endpoints),),
+        name="probe-dns",
+        daemon=True,  # an interrupt does not wait for it
+    )
+    asking.start()
     run = HandshakeRun(settings.timeout, context, settings.concurrency)
     planned: list[tuple[ProbeResult, float]] = []  # and how long planning took
     waiting: list[int] = []  # the index in planned of each job, in the order added
+    jobs: list[Handshake] = []
     try:
-        for first in range(0, len(endpoints), PLAN_CHUNK):
-            chunk = endpoints[first : first + PLAN_CHUNK]
-            resolver.resolve_all(names_to_resolve(chunk))
-            jobs = []
-            for endpoint in chunk:
-                start = time.monotonic()
-                try:
-                    result, job = plan_endpoint(endpoint, resolver)
-                except Exception as exc:  # noqa: BLE001 - errors become data here, and only here
-                    result, job = _internal_error(endpoint, exc, 0.0), None
-                if job is not None:
-                    waiting.append(len(planned))
-                    jobs.append(job)
-                planned.append((result, time.monotonic() - start))
-            run.add(jobs)  # these handshakes start while the next names are asked
+        for endpoint in endpoints:
+            start = time.monotonic()
+            try:
+                result, job = plan_endpoint(endpoint, resolver)
+            except Exception as exc:  # noqa: BLE001 - errors become data here, and only here
+                result, job = _internal_error(endpoint, exc, 0.0), None
+            if job is not None:
+                waiting.append(len(planned))
+                jobs.append(job)
+            planned.append((result, time.monotonic() - start))
+            if len(jobs) == FEED_EVERY:
+                run.add(jobs)
+                jobs = []
+        run.add(jobs)
     except BaseException:  # an interrupt (the check's global timeout)
         run.abort()
         raise
+    asking.join()  # every answer is in: the thread is closing its sockets
     outcomes = dict(zip(waiting, run.finish(), strict=True))
     results = []
     for index, (result, took) in enumerate(planned):
