@@ -247,3 +247,31 @@ def test_secret_never_in_config_repr(tmp_path, password_file) -> None:
     assert LDAP_PASSWORD not in str(config.ldap)
     assert "<secret>" in repr(config.ldap)
     assert config.ldap.password.reveal() == LDAP_PASSWORD
+
+
+def test_static_servers_are_parsed_once_per_config(tmp_path) -> None:
+    """Each cycle reuses the config's parsed endpoints; only the status is new."""
+    import yaml
+
+    root = tmp_path / "root.pem"
+    from tests.pki import CA
+
+    CA().write(root)
+    text = yaml.safe_dump(
+        {
+            "servers": [
+                {
+                    "name": "EXCH01",
+                    "fqdn": "exch01.contoso.local",
+                    "urls": {"ews": "https://mail.contoso.com/EWS/Exchange.asmx"},
+                }
+            ],
+            "trust": {"ca_files": [str(root)], "system": False},
+        }
+    )
+    discoverer = Discoverer(load_config_text(text, "static.yaml"))
+    first, second = discoverer.discover(100.0), discoverer.discover(200.0)
+    assert second.endpoints == first.endpoints
+    assert second.endpoints[0] is first.endpoints[0]
+    assert [s.last_success for s in (*first.statuses, *second.statuses)] == [100.0, 200.0]
+    assert second.statuses[0].endpoints == 1

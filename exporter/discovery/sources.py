@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from exporter.config import Config
 from exporter.config.ldap import LdapConfig
 from exporter.discovery import DiscoveryStatus, Inventory
-from exporter.discovery.static import discover_static
+from exporter.discovery.static import discover_static, rediscover_static
 
 if TYPE_CHECKING:
     from exporter.discovery.ad import AdInventory
@@ -38,6 +38,7 @@ class Discoverer:
         self._fetch = fetch
         self._last_good: AdInventory | None = None
         self._last_success: float | None = None
+        self._static: Inventory | None = None
 
     def with_config(self, config: Config) -> Discoverer:
         """A discoverer for a reloaded config; keeps the last good inventory if the
@@ -48,7 +49,10 @@ class Discoverer:
         return fresh
 
     def discover(self, now: float) -> Inventory:
-        static = discover_static(self.config.servers, now)
+        if self._static is None:
+            static = self._static = discover_static(self.config.servers, now)
+        else:
+            static = rediscover_static(self._static, now)
         if self.config.ldap is None:
             return static
         ldap_inventory, status = self._ldap(self.config.ldap, now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from exporter.config import ServerConfig
 from exporter.discovery import DiscoveryStatus, Inventory
 from exporter.model import Component, Endpoint, Server
@@ -41,3 +43,10 @@ def discover_static(entries: tuple[ServerConfig, ...], now: float) -> Inventory:
         endpoints.extend(endpoints_of(entry, server))
     status = DiscoveryStatus("static", True, len(servers), len(endpoints), now)
     return Inventory(tuple(servers), tuple(endpoints), (status,))
+
+
+def rediscover_static(previous: Inventory, now: float) -> Inventory:
+    """The same config's inventory again, as of ``now``: a config does not change
+    between cycles (a reload makes a new Discoverer), so its URLs are parsed once."""
+    (status,) = previous.statuses
+    return Inventory(previous.servers, previous.endpoints, (replace(status, last_success=now),))
