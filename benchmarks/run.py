@@ -242,7 +242,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--targets", default="200,1000")
     parser.add_argument("--keys", default="ecdsa,rsa")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rss-cycles", type=int, default=1000)
     parser.add_argument("--rss-targets", type=int, default=200)
