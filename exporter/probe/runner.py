@@ -3,10 +3,11 @@
 Every name of the cycle is asked at once (one DNS batch, in its own thread, each
 answer published as it comes); endpoints are planned in order as their answers
 arrive, and their handshakes start in :mod:`exporter.probe.handshakes` while later
-names are still being asked. This is the one place where an
-unexpected exception becomes data (``ProbeResult.internal_error``), as sslyze's
-ScanCommandAttempt does: whatever one endpoint does, every other endpoint is still
-probed and judged.
+names are still being asked.
+
+This is the one place where an unexpected exception becomes data
+(``ProbeResult.internal_error``), as sslyze's ScanCommandAttempt does: whatever
+one endpoint does, every other endpoint is still probed and judged.
 """
 
 from __future__ import annotations

@@ -154,13 +154,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         # end_headers() without its flush: the headers go out with the first parts.
         pending = [*self._headers_buffer, b"\r\n"]
-        self._headers_buffer: list[bytes] = []
+        self._headers_buffer: list[bytes] = []  # what end_headers() leaves behind
         for part in parts if self.command != "HEAD" else ():
             if len(part) > _JOIN_AT_MOST:
                 self.wfile.write(b"".join(pending))
+                self.wfile.write(part)
                 pending = []
-            pending.append(part)
-        self.wfile.write(b"".join(pending))
+            else:
+                pending.append(part)
+        if pending:
+            self.wfile.write(b"".join(pending))
 
     def _text(self, code: int, text: str, headers: dict[str, str] | None = None) -> None:
         self._send(code, text.encode(), "text/plain; charset=utf-8", headers)
