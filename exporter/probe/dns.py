@@ -90,7 +90,7 @@ class DnsResolver:
 
     def lookup(self, host: str) -> DnsAnswer:
         name = _normal(host)
-        future = self._cache.get(name)  # the probe threads' case: asked already
+        future = self._cache.get(name)  # the planner's case: asked already, or being asked
         if future is None:
             self.resolve_all((name,))
             future = self._cache[name]
