@@ -4,13 +4,14 @@ open whatever happens (real peers on loopback)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -276,27 +277,50 @@ def test_when_the_engine_itself_fails_every_job_says_so(monkeypatch, peers, reco
     assert _all_closed(sockets)
 
 
-def test_an_interrupt_propagates_and_leaves_no_socket_open(peers, record) -> None:
-    """The check's global timeout arrives as a signal in the driving thread."""
-    port = peers(hostile.silent)
+@contextlib.contextmanager
+def _interrupt_after(seconds: float) -> Iterator[None]:
+    """The check's global timeout: SIGALRM, raising in the main thread."""
 
     def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise _Interrupt
 
     previous = signal.signal(signal.SIGALRM, interrupt)
-    jobs = [Handshake("127.0.6.1", port, SNI)] * 8
-    sockets = record()
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
         with pytest.raises(_Interrupt):
-            run_handshakes(jobs, 1.0, make_client_context(), 4)
+            yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_an_interrupt_propagates_and_leaves_no_socket_open(peers, record) -> None:
+    """The interrupt arrives while the calling thread drives its share."""
+    port = peers(hostile.silent)
+    jobs = [Handshake("127.0.6.1", port, SNI)] * 8
+    sockets = record()
+    with _interrupt_after(0.2):
+        run_handshakes(jobs, 1.0, make_client_context(), 4)
     # Jobs not yet started never start; one another thread has in flight ends on
     # its own deadline.
     assert len(sockets) == 4
     assert _all_closed(sockets, within=2.0)
+
+
+def test_an_interrupt_while_waiting_for_the_last_handshakes_stops_the_run(
+    peers, make_dns, root_file, record
+) -> None:
+    """Planning is done and the caller only waits for the engine's threads: the
+    interrupt arrives there, and the queued jobs must not start after it."""
+    port = peers(hostile.silent)
+    endpoints, resolver = _endpoints(
+        make_dns({}), root_file, [f"https://127.0.6.1:{port}/EWS"] * 32
+    )
+    sockets = record()
+    with _interrupt_after(0.2):
+        probe_all(endpoints, resolver, ProbeSettings(TIMEOUT, 8), make_client_context())
+    assert len(sockets) == 8  # the first round; the other 24 never start
+    assert _all_closed(sockets, within=TIMEOUT + 1.0)
 
 
 def test_probe_tls_raises_what_the_engine_could_not_turn_into_data(make_tls, issuing_ca) -> None:

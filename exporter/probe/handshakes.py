@@ -56,17 +56,17 @@ class HandshakeRun:
     ) -> None:
         slots = max(1, slots)
         threads = max(1, min(MAX_THREADS, _usable_cpus(), slots))
-        self._shares = [slots // threads + (i < slots % threads) for i in range(threads)]
+        shares = [slots // threads + (i < slots % threads) for i in range(threads)]
         self._jobs: list[Handshake] = []
         self._results: list[Outcome | None] = []
         self._queue = JobQueue()
         self._timeout, self._context = timeout, context
-        self._own_share = self._shares.pop(0) if caller_drives else 0
+        self._own_share = shares.pop(0) if caller_drives else 0
         self._threads = [
             threading.Thread(
                 target=self._drive, args=(share,), name="probe-handshakes", daemon=True
             )
-            for share in self._shares
+            for share in shares
         ]
         self._started = False
 
@@ -94,12 +94,12 @@ class HandshakeRun:
         try:
             if self._own_share:
                 self._drive(self._own_share)
-        except BaseException:  # an interrupt (the check's global timeout)
+            if self._started:
+                for thread in self._threads:
+                    thread.join()
+        except BaseException:  # an interrupt (the check's global timeout), here or in a join
             self.abort()
             raise
-        if self._started:
-            for thread in self._threads:
-                thread.join()
         return [
             r if r is not None else RuntimeError("the handshake engine stopped before this probe")
             for r in self._results
