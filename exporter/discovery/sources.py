@@ -31,7 +31,8 @@ def _fetch_directory(cfg: LdapConfig) -> DirectoryData:
 
 
 class Discoverer:
-    """Holds what must survive between cycles: the last good directory inventory."""
+    """Holds what must survive between cycles: the last good directory inventory,
+    and the config's static inventory, parsed on the first cycle."""
 
     def __init__(self, config: Config, fetch: Fetch = _fetch_directory) -> None:
         self.config = config

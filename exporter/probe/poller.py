@@ -157,29 +157,28 @@ class Driver:
         while len(self.live) < self.slots and (index := self.queue.take()) is not None:
             self._start(index, self.jobs[index])
 
-    def _start(self, index: int, job: Handshake) -> bool:
+    def _start(self, index: int, job: Handshake) -> None:
         start = time.monotonic()
         try:
             family = socket.AF_INET6 if ":" in job.address else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_STREAM)
         except OSError as exc:
             self.results[index] = _result(job, start, os_reason(exc), exc.strerror or str(exc))
-            return False
+            return
         conn = _Connection(index, job, sock, start)
         try:
             sock.setblocking(False)
             code = sock.connect_ex((job.address, job.port))
         except Exception as exc:  # noqa: BLE001 - e.g. an address the OS cannot parse
             self._finish(conn, exc, registered=False)
-            return False
+            return
         if code and code not in _IN_PROGRESS:
             self._end(conn, os_reason(OSError(code, "")), os.strerror(code), registered=False)
-            return False
+            return
         heapq.heappush(self.deadlines, (start + self.timeout, index, conn))
         fd = sock.fileno()
         self.poller.register(fd, _WRITE)
         self.live[fd] = conn
-        return True
 
     def _advance(self, conn: _Connection) -> None:
         """Move a connection on after its socket became ready."""

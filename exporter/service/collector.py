@@ -1,9 +1,10 @@
 """Metrics: families built fresh from an immutable Snapshot (prometheus/client_python's
 custom-collector pattern), never mutated on a timer, so an endpoint that disappears
 leaves no stale series. The snapshot's families are rendered to text once per
-refresh (render_snapshot, in the refresher thread), so a scrape only serialises the
-exporter's own few metrics (ExporterCollector) and sends those bytes after them: a
-scrape at 1,000 endpoints during a refresh stays fast (benchmarks/RESULTS.md). The
+refresh (render_snapshot, in the refresher thread), so a scrape only adds the
+exporter's own few metrics (ExporterCollector and the process collector, rendered
+at most once a second: service/http.py) before those bytes: a scrape at 1,000
+endpoints during a refresh stays fast (benchmarks/RESULTS.md). The
 rendered text is gzipped once too; a client that accepts gzip (Prometheus does) gets
 two gzip members, its own few metrics' and the snapshot's, which RFC 1952 readers
 (Go's among them) read as one stream.
@@ -138,14 +139,17 @@ class Exposition:
     plain: bytes = b""
     gzipped: bytes = b""
 
+    @classmethod
+    def of(cls, plain: bytes) -> Exposition:
+        return cls(plain, gzip.compress(plain, compresslevel=6, mtime=0))
+
 
 def render_snapshot(snap: Snapshot) -> Exposition:
     """The snapshot's metrics in the text exposition format, rendered (and
     compressed: Prometheus asks for gzip) once per refresh, never per scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families(list(snapshot_families(snap))))
-    plain = generate_latest(registry)
-    return Exposition(plain, gzip.compress(plain, compresslevel=6, mtime=0))
+    return Exposition.of(generate_latest(registry))
 
 
 def snapshot_families(snap: Snapshot) -> Iterator[Metric]:

@@ -6,7 +6,6 @@ snapshot; none waits for a probe. Basic auth (when configured) guards them all.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import json
 import logging
 import socket
@@ -76,8 +75,7 @@ class OwnMetrics:
     def get(self) -> Exposition:
         now, state, cached = time.monotonic(), self._state(), self._cached
         if cached is None or now - cached[0] >= OWN_MAX_AGE or cached[1] != state:
-            plain = generate_latest(self.registry)
-            cached = (now, state, Exposition(plain, gzip.compress(plain, 6, mtime=0)))
+            cached = (now, state, Exposition.of(generate_latest(self.registry)))
             self._cached = cached  # threads racing here render the same thing twice
         return cached[2]
 
