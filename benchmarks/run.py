@@ -4,7 +4,8 @@ Per target count and key type, interleaves three methods at the same concurrency
 several rounds: (a) a full refresh by this exporter (DNS, handshake, chain,
 evaluation, remediation); (b) Debian's prometheus-blackbox-exporter probing the same
 targets through /probe with a TLS module (its CPU plus its HTTP driver's); (c) a
-bare handshake loop in the same Python (connect, SNI handshake, fetch the chain).
+bare handshake loop in the same Python (connect, SNI handshake, fetch the chain),
+with the exporter's TLS library (pyOpenSSL) and, for reference, with Python's ssl.
 Then /metrics latency under wrk while refreshes run, and RSS across refresh cycles.
 Reports medians with min-max, and ratios measured in the same run.
 """
@@ -223,7 +224,8 @@ def _rounds(
     args: argparse.Namespace,
 ) -> dict[str, list[dict[str, Any]]]:
     """Every method, interleaved (A B C D E A B C D E ...), ``args.rounds`` times."""
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name in (*configs, "blackbox", "bare")}
+    methods = (*configs, "blackbox", "bare", "bare_stdlib")
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in methods}
     for _ in range(args.rounds):
         for name, config in configs.items():
             results[name].append(run_worker(["refresh", str(config)], nginx))
@@ -234,7 +236,8 @@ def _rounds(
                 external=bb_pid,
             )
         )
-        results["bare"].append(run_worker(["bare", str(listing), str(args.concurrency)], nginx))
+        for bare in ("bare", "bare_stdlib"):
+            results[bare].append(run_worker([bare, str(listing), str(args.concurrency)], nginx))
     return results
 
 
@@ -340,8 +343,9 @@ def render(
         "",
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with `benchmarks/run` "
         f"({args.rounds} rounds, interleaved, concurrency {args.concurrency}).",
-        f"Machine: {os.cpu_count()} cores ({cpu_model}), Python {platform.python_version()}, "
-        f"{ssl.OPENSSL_VERSION}, nginx-light targets on loopback, blackbox_exporter "
+        f"Machine: {os.cpu_count()} cores ({cpu_model}), Python {platform.python_version()}; "
+        f"the exporter's TLS: pyOpenSSL on {_bundled_openssl()}; Python's ssl module: "
+        f"{ssl.OPENSSL_VERSION}; nginx-light targets on loopback, blackbox_exporter "
         f"{_bb_version()}. Absolute numbers drift with other tenants; the ratios, measured "
         "in the same run, are the result.",
         "",
@@ -367,7 +371,8 @@ def render(
             ("exporter_shared", "this exporter, full refresh, 9 endpoints per name"),
             ("exporter_procs", "this exporter, 9 per name, 2 processes x 8 at once"),
             ("blackbox", "blackbox_exporter /probe (+ its driver)"),
-            ("bare", "bare Python handshake loop"),
+            ("bare", "bare Python handshake loop, pyOpenSSL (the exporter's TLS library)"),
+            ("bare_stdlib", "bare Python handshake loop, Python's ssl module (system OpenSSL)"),
         ):
             peak = (
                 row["blackbox_rss"]
@@ -430,6 +435,12 @@ def render(
             f"({rss['seconds']:.0f} s; {steps}) (target: no growth)."
         )
     return "\n".join(lines) + "\n"
+
+
+def _bundled_openssl() -> str:
+    from cryptography.hazmat.backends.openssl.backend import backend
+
+    return str(backend.openssl_version_text())
 
 
 def _bb_version() -> str:

@@ -1,7 +1,8 @@
 """Benchmark worker processes; each measures itself and prints one JSON line.
 
     python -m benchmarks.workers refresh CONFIG          # this exporter: one full refresh
-    python -m benchmarks.workers bare TARGETS CONC       # bare handshake loop, same Python
+    python -m benchmarks.workers bare TARGETS CONC       # bare handshake loop, same Python and TLS
+    python -m benchmarks.workers bare_stdlib TARGETS CONC   # the same with Python's ssl module
     python -m benchmarks.workers blackbox TARGETS CONC PORT   # drives blackbox_exporter /probe
     python -m benchmarks.workers rss CONFIG CYCLES       # RSS after 10 and after CYCLES refreshes
 
@@ -90,7 +91,30 @@ def _targets(path: str) -> list[tuple[str, str]]:
 
 
 def bare(targets_path: str, concurrency: str) -> None:
-    """The practical limit: connect, handshake with SNI, fetch the chain, close."""
+    """The practical limit: connect, handshake with SNI, fetch the chain, close; in
+    threads, with the exporter's TLS library (pyOpenSSL on cryptography's OpenSSL)."""
+    from OpenSSL import SSL, crypto
+
+    targets = _targets(targets_path)
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.set_verify(SSL.VERIFY_NONE)
+
+    def one(target: tuple[str, str]) -> int:
+        addr, name = target
+        with socket.create_connection((addr, 8443), timeout=5) as raw:
+            raw.settimeout(None)  # OpenSSL reads the descriptor itself: make it blocking
+            tls = SSL.Connection(context, raw)
+            tls.set_tlsext_host_name(name.encode())
+            tls.set_connect_state()
+            tls.do_handshake()
+            chain = tls.get_peer_cert_chain() or []
+            return len([crypto.dump_certificate(crypto.FILETYPE_ASN1, c) for c in chain])
+
+    _threads(one, targets, int(concurrency))
+
+
+def bare_stdlib(targets_path: str, concurrency: str) -> None:
+    """The same loop with Python's ssl module, on the system's OpenSSL."""
     targets = _targets(targets_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -105,8 +129,12 @@ def bare(targets_path: str, concurrency: str) -> None:
             chain = tls._sslobj.get_unverified_chain()  # type: ignore[union-attr]
             return len([c.public_bytes(ssl._ssl.ENCODING_DER) for c in chain])  # type: ignore[attr-defined]
 
+    _threads(one, targets, int(concurrency))
+
+
+def _threads(one: Any, targets: list[tuple[str, str]], concurrency: int) -> None:
     def work() -> None:
-        with ThreadPoolExecutor(int(concurrency)) as pool:
+        with ThreadPoolExecutor(concurrency) as pool:
             assert all(n == 2 for n in pool.map(one, targets))
 
     _timed(work, len(targets))
@@ -171,4 +199,10 @@ def rss(config_path: str, cycles: str) -> None:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"refresh": refresh, "bare": bare, "blackbox": blackbox, "rss": rss}[command](*args)
+    {
+        "refresh": refresh,
+        "bare": bare,
+        "bare_stdlib": bare_stdlib,
+        "blackbox": blackbox,
+        "rss": rss,
+    }[command](*args)

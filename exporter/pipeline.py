@@ -8,7 +8,6 @@ immutable: the exporter swaps a reference to it, renderers only read it.
 from __future__ import annotations
 
 import datetime as dt
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from exporter.model import Endpoint
 from exporter.probe.dns import DnsResolver
 from exporter.probe.processes import probe_in_processes
 from exporter.probe.runner import ProbeSettings, probe_all
-from exporter.probe.tls import make_client_context
+from exporter.probe.tls import TlsClient
 from exporter.remediation import Remediation, build_remediation, suggest_for
 
 
@@ -59,7 +58,7 @@ class World:
     """The seams to the outside world, injectable for tests."""
 
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
-    context: ssl.SSLContext = field(default_factory=make_client_context)
+    tls: TlsClient = field(default_factory=TlsClient)
     resolver_factory: Callable[[Config], DnsResolver] = field(
         default=lambda config: DnsResolver(config.dns.nameservers, config.dns.timeout)
     )
@@ -87,10 +86,10 @@ def run_cycle(
             config.dns.nameservers,
             config.dns.timeout,
             settings,
-            (resolver, world.context),
+            (resolver, world.tls),
         )
     else:
-        probes = probe_all(endpoints, resolver, settings, world.context)
+        probes = probe_all(endpoints, resolver, settings, world.tls)
     now = world.now()
     issuer_cache: dict[tuple[bytes, ...], Outcome] = {}
     verdicts = [

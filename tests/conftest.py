@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import ssl
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -60,6 +61,7 @@ def make_tls(tmp_path: Path) -> Iterator[Callable[..., TlsServer]]:
         *,
         send: list[Any] | None = None,
         by_sni: dict[str, Issued] | None = None,
+        tweak: Callable[[ssl.SSLContext], None] | None = None,
     ) -> TlsServer:
         n = next(counter)
         default = issued.write(tmp_path, f"tls{n}", send)
@@ -67,7 +69,7 @@ def make_tls(tmp_path: Path) -> Iterator[Callable[..., TlsServer]]:
             name: cert.write(tmp_path, f"tls{n}-{i}")
             for i, (name, cert) in enumerate((by_sni or {}).items())
         }
-        server = TlsServer(address, default, sni_files)
+        server = TlsServer(address, default, sni_files, tweak=tweak)
         started.append(server)
         return server
 

@@ -25,7 +25,7 @@ from exporter.probe import handshakes, poller, runner
 from exporter.probe.dns import DnsResolver
 from exporter.probe.handshakes import Handshake, run_handshakes
 from exporter.probe.runner import ProbeSettings, probe_all
-from exporter.probe.tls import TlsReason, TlsResult, make_client_context
+from exporter.probe.tls import TlsClient, TlsReason, TlsResult
 from tests.conftest import lab_config
 from tests.peers import hostile
 from tests.peers.dnsmasq import free_port
@@ -95,7 +95,7 @@ def test_each_handshake_gets_its_own_reason_in_job_order(
     ]
     sockets = record()
     start = time.monotonic()
-    outcomes = run_handshakes(jobs, TIMEOUT, make_client_context(), 16)
+    outcomes = run_handshakes(jobs, TIMEOUT, TlsClient(), 16)
     elapsed = time.monotonic() - start
     assert _reasons(outcomes) == [
         TlsReason.OK,
@@ -120,7 +120,7 @@ def test_never_more_than_slots_at_once(peers) -> None:
     port = peers(hostile.silent)
     jobs = [Handshake("127.0.6.1", port, SNI)] * 6
     start = time.monotonic()
-    outcomes = run_handshakes(jobs, TIMEOUT, make_client_context(), 3)
+    outcomes = run_handshakes(jobs, TIMEOUT, TlsClient(), 3)
     elapsed = time.monotonic() - start
     assert _reasons(outcomes) == [TlsReason.TIMEOUT] * 6
     assert 2 * TIMEOUT - 0.05 < elapsed < 3 * TIMEOUT
@@ -132,30 +132,30 @@ def test_without_epoll_poll_does_the_same(monkeypatch, peers, make_tls, issuing_
     monkeypatch.delattr(select, "epoll")
     good = make_tls("127.0.6.3", issuing_ca.issue(SNI)).port
     jobs = [Handshake("127.0.6.3", good, SNI), Handshake("127.0.6.1", peers(hostile.silent), SNI)]
-    outcomes = run_handshakes(jobs, TIMEOUT, make_client_context(), 2)
+    outcomes = run_handshakes(jobs, TIMEOUT, TlsClient(), 2)
     assert _reasons(outcomes) == [TlsReason.OK, TlsReason.TIMEOUT]
 
 
-def test_an_sni_the_ssl_module_refuses_is_a_handshake_failure(make_tls, issuing_ca: CA) -> None:
+def test_an_sni_no_client_would_send_is_a_handshake_failure(make_tls, issuing_ca: CA) -> None:
     good = make_tls("127.0.6.4", issuing_ca.issue(SNI)).port
     jobs = [Handshake("127.0.6.4", good, name) for name in (".contoso.com", "mail\0.contoso.com")]
-    outcomes = run_handshakes(jobs, TIMEOUT, make_client_context(), 2)
+    outcomes = run_handshakes(jobs, TIMEOUT, TlsClient(), 2)
     assert _reasons(outcomes) == [TlsReason.HANDSHAKE_FAILED] * 2
     assert "leading dot" in (outcomes[0].detail or "")
     assert "null" in (outcomes[1].detail or "")
 
 
-class _Breaks:
-    """A client context that fails for one SNI the way a bug would."""
+class _Breaks(TlsClient):
+    """A TLS client that fails for one SNI the way a bug would."""
 
     def __init__(self, sni: str) -> None:
-        self._context = make_client_context()
+        super().__init__()
         self._sni = sni
 
-    def _wrap_socket(self, sock: Any, server_side: bool, sni: str | None) -> Any:
+    def wrap(self, sock: Any, sni: str | None) -> Any:
         if sni == self._sni:
             raise RuntimeError("boom")
-        return self._context._wrap_socket(sock, server_side, sni)  # type: ignore[attr-defined]
+        return super().wrap(sock, sni)
 
 
 def test_a_bug_in_one_handshake_is_that_probes_internal_error(
@@ -227,7 +227,7 @@ def test_handshakes_start_while_later_names_are_still_asked(
 
     monkeypatch.setattr(DnsResolver, "_resolve", watching)
     sockets = record()
-    results = probe_all(endpoints, resolver, ProbeSettings(TIMEOUT, 16), make_client_context())
+    results = probe_all(endpoints, resolver, ProbeSettings(TIMEOUT, 16), TlsClient())
     assert [r.tls.reason for r in results if r.tls] == [TlsReason.REFUSED] * count
     (started,) = connections_when_dns_ended
     assert started > 0  # handshakes were under way before the last answer came in
@@ -252,7 +252,7 @@ def test_an_interrupt_while_planning_stops_the_run(
     monkeypatch.setattr(runner, "plan_endpoint", interrupted)
     sockets = record()
     with pytest.raises(_Interrupt):
-        probe_all(endpoints, resolver, ProbeSettings(TIMEOUT, 8), make_client_context())
+        probe_all(endpoints, resolver, ProbeSettings(TIMEOUT, 8), TlsClient())
     # What was in flight (if the engine had started any) ends on its own deadline;
     # nothing more starts: the 32 jobs handed over would keep 8 slots busy for 4
     # rounds of the timeout.
@@ -269,7 +269,7 @@ def test_when_the_engine_itself_fails_every_job_says_so(monkeypatch, peers, reco
     monkeypatch.setattr(poller._Poller, "poll", broken)
     jobs = [Handshake("127.0.6.1", port, SNI)] * 3
     sockets = record()
-    first, *rest = run_handshakes(jobs, TIMEOUT, make_client_context(), 1)
+    first, *rest = run_handshakes(jobs, TIMEOUT, TlsClient(), 1)
     assert isinstance(first, RuntimeError)
     assert str(first) == "poller gone"
     assert all(isinstance(o, RuntimeError) and "stopped before" in str(o) for o in rest)
@@ -300,7 +300,7 @@ def test_an_interrupt_propagates_and_leaves_no_socket_open(peers, record) -> Non
     jobs = [Handshake("127.0.6.1", port, SNI)] * 8
     sockets = record()
     with _interrupt_after(0.2):
-        run_handshakes(jobs, 1.0, make_client_context(), 4)
+        run_handshakes(jobs, 1.0, TlsClient(), 4)
     # Jobs not yet started never start; one another thread has in flight ends on
     # its own deadline.
     assert len(sockets) == 4
@@ -318,7 +318,7 @@ def test_an_interrupt_while_waiting_for_the_last_handshakes_stops_the_run(
     )
     sockets = record()
     with _interrupt_after(0.2):
-        probe_all(endpoints, resolver, ProbeSettings(TIMEOUT, 8), make_client_context())
+        probe_all(endpoints, resolver, ProbeSettings(TIMEOUT, 8), TlsClient())
     assert len(sockets) == 8  # the first round; the other 24 never start
     assert _all_closed(sockets, within=TIMEOUT + 1.0)
 
@@ -333,7 +333,7 @@ def test_probe_tls_raises_what_the_engine_could_not_turn_into_data(make_tls, iss
 def test_an_address_the_os_refuses_is_that_jobs_error(make_tls, issuing_ca: CA) -> None:
     good = make_tls("127.0.6.7", issuing_ca.issue(SNI)).port
     jobs = [Handshake("127.0.6.7", 70000, SNI), Handshake("127.0.6.7", good, SNI)]
-    bad, ok = run_handshakes(jobs, TIMEOUT, make_client_context(), 2)
+    bad, ok = run_handshakes(jobs, TIMEOUT, TlsClient(), 2)
     assert isinstance(bad, OverflowError)
     assert isinstance(ok, TlsResult)
     assert ok.reason is TlsReason.OK
@@ -355,7 +355,7 @@ def test_one_thread_per_usable_cpu_up_to_two(monkeypatch, peers) -> None:
 
         watcher = threading.Thread(target=watch)
         watcher.start()
-        run_handshakes(jobs, 0.3, make_client_context(), 4)
+        run_handshakes(jobs, 0.3, TlsClient(), 4)
         done.set()
         watcher.join()
         return seen

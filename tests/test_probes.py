@@ -4,6 +4,7 @@ gets the right reason, and leaves every other endpoint's verdict untouched."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ import pytest
 from exporter.evaluate.outcome import Check, Reason, Status
 from exporter.probe.dns import DnsReason, DnsResolver
 from exporter.probe.handshakes import probe_tls
-from exporter.probe.tls import TlsReason, make_client_context
+from exporter.probe.tls import TlsClient, TlsReason
 from tests.conftest import lab_config, run
 from tests.peers import hostile
 from tests.peers.dnsmasq import free_port
@@ -38,7 +39,7 @@ def peer():
 
 def test_refused() -> None:
     port = free_port("127.0.2.9")
-    result = probe_tls("127.0.2.9", port, "mail.contoso.com", TIMEOUT, make_client_context())
+    result = probe_tls("127.0.2.9", port, "mail.contoso.com", TIMEOUT, TlsClient())
     assert result.reason is TlsReason.REFUSED
 
 
@@ -54,7 +55,7 @@ def test_refused() -> None:
 def test_hostile_peer_ends_within_timeout(peer, behaviour, expected) -> None:
     p = peer(behaviour)
     start = time.monotonic()
-    result = probe_tls("127.0.2.1", p.port, "mail.contoso.com", TIMEOUT, make_client_context())
+    result = probe_tls("127.0.2.1", p.port, "mail.contoso.com", TIMEOUT, TlsClient())
     elapsed = time.monotonic() - start
     assert result.reason is expected, result
     assert elapsed < TIMEOUT + 0.5
@@ -65,9 +66,7 @@ def test_connect_that_never_completes_ends_within_timeout() -> None:
     backlog = hostile.FullBacklog("127.0.2.5")
     try:
         start = time.monotonic()
-        result = probe_tls(
-            "127.0.2.5", backlog.port, "mail.contoso.com", TIMEOUT, make_client_context()
-        )
+        result = probe_tls("127.0.2.5", backlog.port, "mail.contoso.com", TIMEOUT, TlsClient())
         elapsed = time.monotonic() - start
     finally:
         backlog.close()
@@ -83,7 +82,7 @@ def test_a_default_socket_timeout_does_not_shorten_the_deadline(peer) -> None:
     socket.setdefaulttimeout(0.2)
     try:
         start = time.monotonic()
-        result = probe_tls("127.0.2.1", p.port, "mail.contoso.com", TIMEOUT, make_client_context())
+        result = probe_tls("127.0.2.1", p.port, "mail.contoso.com", TIMEOUT, TlsClient())
         elapsed = time.monotonic() - start
     finally:
         socket.setdefaulttimeout(previous)
@@ -94,10 +93,28 @@ def test_a_default_socket_timeout_does_not_shorten_the_deadline(peer) -> None:
 
 def test_handshake_ok_returns_whole_chain(make_tls, issuing_ca: CA) -> None:
     tls = make_tls("127.0.2.2", issuing_ca.issue("mail.contoso.com"))
-    result = probe_tls("127.0.2.2", tls.port, "mail.contoso.com", TIMEOUT, make_client_context())
+    result = probe_tls("127.0.2.2", tls.port, "mail.contoso.com", TIMEOUT, TlsClient())
     assert result.reason is TlsReason.OK
     assert len(result.chain) == 2
     assert result.protocol in ("TLSv1.2", "TLSv1.3")
+
+
+def _tls12_cbc_sha_only(context: ssl.SSLContext) -> None:
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("ECDHE-ECDSA-AES128-SHA")
+
+
+def test_a_suite_windows_still_offers_is_spoken(make_tls, issuing_ca: CA) -> None:
+    """An older Exchange (2010 on Server 2008 R2) offers CBC-SHA suites, which
+    Windows clients still offer too, so Outlook connects and checks the name: the
+    probe must see the chain rather than report a failed handshake. Python's ssl
+    module leaves these suites out of its client defaults; the probe's client
+    (pyOpenSSL) keeps OpenSSL's."""
+    tls = make_tls("127.0.2.6", issuing_ca.issue("mail.contoso.com"), tweak=_tls12_cbc_sha_only)
+    result = probe_tls("127.0.2.6", tls.port, "mail.contoso.com", TIMEOUT, TlsClient())
+    assert result.reason is TlsReason.OK, result
+    assert (result.protocol, result.cipher) == ("TLSv1.2", "ECDHE-ECDSA-AES128-SHA")
+    assert len(result.chain) == 2
 
 
 def test_one_hanging_endpoint_does_not_affect_the_others(

@@ -12,12 +12,11 @@ handshakes start as soon as their names resolve.
 from __future__ import annotations
 
 import os
-import ssl
 import threading
 from collections.abc import Sequence
 
 from exporter.probe.poller import Driver, Handshake, JobQueue, Outcome
-from exporter.probe.tls import TlsResult
+from exporter.probe.tls import TlsClient, TlsResult
 
 __all__ = ["MAX_THREADS", "Handshake", "HandshakeRun", "Outcome", "probe_tls", "run_handshakes"]
 
@@ -27,7 +26,7 @@ MAX_THREADS = 2
 
 
 def run_handshakes(
-    jobs: Sequence[Handshake], timeout: float, context: ssl.SSLContext, slots: int
+    jobs: Sequence[Handshake], timeout: float, client: TlsClient, slots: int
 ) -> list[Outcome]:
     """Handshake with every job, at most ``slots`` at once; results in job order.
     The calling thread drives a share of them itself.
@@ -36,7 +35,7 @@ def run_handshakes(
     bug, or the OS out of resources beyond what TlsResult can say); the caller
     turns it into data.
     """
-    run = HandshakeRun(timeout, context, slots, caller_drives=True)
+    run = HandshakeRun(timeout, client, slots, caller_drives=True)
     run.add(jobs)
     return run.finish()
 
@@ -52,7 +51,7 @@ class HandshakeRun:
     """
 
     def __init__(
-        self, timeout: float, context: ssl.SSLContext, slots: int, caller_drives: bool = False
+        self, timeout: float, client: TlsClient, slots: int, caller_drives: bool = False
     ) -> None:
         slots = max(1, slots)
         threads = max(1, min(MAX_THREADS, _usable_cpus(), slots))
@@ -60,7 +59,7 @@ class HandshakeRun:
         self._jobs: list[Handshake] = []
         self._results: list[Outcome | None] = []
         self._queue = JobQueue()
-        self._timeout, self._context = timeout, context
+        self._timeout, self._client = timeout, client
         self._own_share = shares.pop(0) if caller_drives else 0
         self._threads = [
             threading.Thread(
@@ -71,7 +70,7 @@ class HandshakeRun:
         self._started = False
 
     def _drive(self, share: int) -> None:
-        Driver(self._jobs, self._timeout, self._context, share, self._queue, self._results).run()
+        Driver(self._jobs, self._timeout, self._client, share, self._queue, self._results).run()
 
     def add(self, jobs: Sequence[Handshake]) -> None:
         if not jobs:
@@ -114,10 +113,10 @@ def _usable_cpus() -> int:
 
 
 def probe_tls(
-    address: str, port: int, sni: str | None, timeout: float, context: ssl.SSLContext
+    address: str, port: int, sni: str | None, timeout: float, client: TlsClient
 ) -> TlsResult:
     """One handshake, in the calling thread: connect to ``address``, send ``sni``."""
-    outcome = run_handshakes([Handshake(address, port, sni)], timeout, context, 1)[0]
+    outcome = run_handshakes([Handshake(address, port, sni)], timeout, client, 1)[0]
     if isinstance(outcome, Exception):
         raise outcome
     return outcome

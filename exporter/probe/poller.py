@@ -16,14 +16,15 @@ import heapq
 import os
 import select
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.probe.tls import TlsReason, TlsResult, os_reason, peer_chain, ssl_detail, ssl_reason
+from OpenSSL import SSL
+
+from exporter.probe.tls import TlsClient, TlsReason, TlsResult, os_reason, peer_chain, tls_failure
 
 _READ, _WRITE = select.POLLIN, select.POLLOUT  # the same bits for epoll
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN}
@@ -43,7 +44,7 @@ class _Connection:
 
     def __init__(self, index: int, job: Handshake, sock: socket.socket, start: float) -> None:
         self.index, self.job, self.sock, self.start = index, job, sock, start
-        self.tls: Any = None  # the C object (_ssl._SSLSocket) once connected
+        self.tls: SSL.Connection | None = None  # once connected
 
 
 Outcome = TlsResult | Exception
@@ -108,12 +109,12 @@ class Driver:
         self,
         jobs: Sequence[Handshake],
         timeout: float,
-        context: ssl.SSLContext,
+        client: TlsClient,
         slots: int,
         queue: JobQueue,
         results: list[Outcome | None],
     ) -> None:
-        self.jobs, self.timeout, self.context = jobs, timeout, context
+        self.jobs, self.timeout, self.client = jobs, timeout, client
         self.slots, self.queue, self.results = slots, queue, results
         self.poller = _Poller()
         self.deadlines: list[tuple[float, int, _Connection]] = []  # deadline, index
@@ -188,19 +189,17 @@ class Driver:
                 if code:
                     raise OSError(code, os.strerror(code))
                 try:
-                    conn.tls = self.context._wrap_socket(  # type: ignore[attr-defined]
-                        conn.sock, False, conn.job.sni
-                    )
-                except (ValueError, TypeError) as exc:  # an SNI the ssl module refuses
+                    conn.tls = self.client.wrap(conn.sock, conn.job.sni)
+                except ValueError as exc:  # an SNI no client would send
                     self._end(conn, TlsReason.HANDSHAKE_FAILED, str(exc))
                     return
             conn.tls.do_handshake()
-        except ssl.SSLWantReadError:
+        except SSL.WantReadError:
             self.poller.modify(conn.sock.fileno(), _READ)
-        except ssl.SSLWantWriteError:
+        except SSL.WantWriteError:
             self.poller.modify(conn.sock.fileno(), _WRITE)
-        except ssl.SSLError as exc:
-            self._end(conn, ssl_reason(exc), ssl_detail(exc))
+        except SSL.Error as exc:
+            self._end(conn, *tls_failure(exc))
         except OSError as exc:
             self._end(conn, os_reason(exc), exc.strerror or str(exc))
         except Exception as exc:  # noqa: BLE001 - becomes this probe's internal error
@@ -210,7 +209,6 @@ class Driver:
             if not chain:
                 self._end(conn, TlsReason.NO_CERTIFICATE, "the server presented no certificate")
                 return
-            cipher = conn.tls.cipher()
             job = conn.job
             result = TlsResult(
                 job.address,
@@ -218,8 +216,8 @@ class Driver:
                 job.sni,
                 TlsReason.OK,
                 chain,
-                conn.tls.version(),
-                cipher[0] if cipher else None,
+                conn.tls.get_protocol_version_name(),
+                conn.tls.get_cipher_name(),
                 None,
                 time.monotonic() - conn.start,
             )

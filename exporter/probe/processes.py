@@ -4,7 +4,7 @@ One process drives its handshakes from at most two threads that share one GIL
 (:mod:`exporter.probe.handshakes`); on a machine with more cores, or to keep the
 serving process's GIL for scrapes, ``probe.processes: N`` deals the endpoints
 round-robin to N long-lived worker processes, each probing its share with its own
-handshake threads, DNS resolver and SSL context, while the serving process only
+handshake threads, DNS resolver and TLS client, while the serving process only
 waits. Each ProbeResult comes back pickled; evaluation stays in the parent.
 
 Workers are started with "forkserver" (never fork a process that has HTTP and
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
-import ssl
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from exporter.model import Endpoint
 from exporter.probe.dns import DnsAnswer, DnsResolver
 from exporter.probe.runner import ProbeResult, ProbeSettings, names_to_resolve, probe_all
-from exporter.probe.tls import make_client_context
+from exporter.probe.tls import TlsClient
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -63,7 +62,7 @@ def _probe_share(
 ) -> list[ProbeResult]:
     """Runs in a worker process."""
     resolver = DnsResolver(nameservers, dns_timeout, known)
-    return probe_all(endpoints, resolver, settings, make_client_context())
+    return probe_all(endpoints, resolver, settings, TlsClient())
 
 
 def probe_in_processes(
@@ -72,7 +71,7 @@ def probe_in_processes(
     nameservers: tuple[tuple[str, int], ...],
     dns_timeout: float,
     settings: ProbeSettings,
-    fallback: tuple[DnsResolver, ssl.SSLContext],
+    fallback: tuple[DnsResolver, TlsClient],
 ) -> list[ProbeResult]:
     """Probe every endpoint across ``processes`` workers; order is kept."""
     if not endpoints:

@@ -12,7 +12,6 @@ one endpoint does, every other endpoint is still probed and judged.
 
 from __future__ import annotations
 
-import ssl
 import threading
 import time
 import traceback
@@ -23,7 +22,7 @@ from enum import StrEnum
 from exporter.model import Endpoint
 from exporter.probe.dns import DnsAnswer, DnsResolver
 from exporter.probe.handshakes import Handshake, HandshakeRun
-from exporter.probe.tls import TlsResult
+from exporter.probe.tls import TlsClient, TlsResult
 
 
 class SkipReason(StrEnum):
@@ -135,7 +134,7 @@ def probe_all(
     endpoints: Sequence[Endpoint],
     resolver: DnsResolver,
     settings: ProbeSettings,
-    context: ssl.SSLContext,
+    client: TlsClient,
 ) -> list[ProbeResult]:
     """Probe every endpoint with at most ``settings.concurrency`` handshakes at once;
     order is kept."""
@@ -150,7 +149,7 @@ def probe_all(
         daemon=True,  # an interrupt does not wait for it
     )
     asking.start()
-    run = HandshakeRun(settings.timeout, context, settings.concurrency)
+    run = HandshakeRun(settings.timeout, client, settings.concurrency)
     planned: list[tuple[ProbeResult, float]] = []  # and how long planning took
     waiting: list[int] = []  # the index in planned of each job, in the order added
     jobs: list[Handshake] = []

@@ -1,4 +1,4 @@
-"""TLS probe results: what a handshake returned, and how a failure is named.
+"""The probe's TLS client, what a handshake returned, and how a failure is named.
 
 The probe connects to the server's own address (not wherever DNS points) and sends
 SNI for the URL's host, as a client that resolved the name correctly would. It
@@ -10,11 +10,13 @@ run in :mod:`exporter.probe.handshakes`.
 from __future__ import annotations
 
 import errno
+import ipaddress
+import os
 import socket
-import ssl
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+
+from OpenSSL import SSL, crypto
 
 
 class TlsReason(StrEnum):
@@ -69,23 +71,55 @@ _VERSION = {
 }
 
 
-def make_client_context() -> ssl.SSLContext:
-    """A context that accepts any chain: verification happens later, offline."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    # Exchange 2016+ with current Windows clients speaks TLS 1.2 or 1.3.
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+class TlsClient:
+    """How the probe speaks TLS: pyOpenSSL over the OpenSSL inside the cryptography
+    wheel (README, "Libraries"). One per process; its context is shared by the
+    handshake threads and never changed after it is made.
+
+    It accepts any chain (verification happens later, offline) and offers TLS 1.2
+    and 1.3, as Exchange 2016+ and current Windows clients speak.
+    """
+
+    def __init__(self) -> None:
+        context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+        context.set_verify(SSL.VERIFY_NONE)
+        context.set_min_proto_version(SSL.TLS1_2_VERSION)
+        self.context = context
+
+    def wrap(self, sock: socket.socket, sni: str | None) -> SSL.Connection:
+        """A client connection over connected ``sock``, sending ``sni`` (none for an
+        IP literal); ValueError for a name no client would send."""
+        connection = SSL.Connection(self.context, sock)
+        name = sni_bytes(sni) if sni is not None else None
+        if name is not None:
+            connection.set_tlsext_host_name(name)
+        connection.set_connect_state()
+        return connection
 
 
-def peer_chain(tls: Any) -> tuple[bytes, ...]:
-    """The chain as sent, leaf first, from the C object (``_ssl._SSLSocket``)."""
-    chain = tls.get_unverified_chain() or []
-    return tuple(c if isinstance(c, bytes) else c.public_bytes(_DER) for c in chain)
+def sni_bytes(name: str) -> bytes | None:
+    """``name`` as the SNI extension carries it (IDNA), or None for an IP literal,
+    which clients do not send (RFC 6066); the rules Python's ssl module applies."""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        return None
+    if not name or name.startswith("."):
+        raise ValueError("the server name is empty or starts with a leading dot")
+    if "\0" in name:
+        raise ValueError("the server name contains a null character")
+    try:
+        return name.encode("idna")
+    except UnicodeError as exc:
+        raise ValueError(f"the server name is not a valid IDNA name: {exc}") from exc
 
 
-_DER = ssl._ssl.ENCODING_DER  # type: ignore[attr-defined]
+def peer_chain(connection: SSL.Connection) -> tuple[bytes, ...]:
+    """The chain as sent, leaf first, in DER."""
+    chain = connection.get_peer_cert_chain() or []
+    return tuple(crypto.dump_certificate(crypto.FILETYPE_ASN1, c) for c in chain)
 
 
 def os_reason(exc: OSError) -> TlsReason:
@@ -100,18 +134,29 @@ def os_reason(exc: OSError) -> TlsReason:
     return TlsReason.UNREACHABLE
 
 
-def ssl_reason(exc: ssl.SSLError) -> TlsReason:
-    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
-        return TlsReason.RESET
-    reason = (exc.reason or "").upper()
-    if reason in _NOT_TLS:
-        return TlsReason.NOT_TLS
-    if reason in _VERSION:
-        return TlsReason.PROTOCOL_VERSION
-    return TlsReason.HANDSHAKE_FAILED
+def tls_failure(exc: SSL.Error) -> tuple[TlsReason, str]:
+    """The reason and message for a failed handshake step."""
+    if isinstance(exc, SSL.ZeroReturnError):
+        return TlsReason.RESET, "the server closed the TLS connection during the handshake"
+    if isinstance(exc, SSL.SysCallError):
+        code, message = exc.args if len(exc.args) == 2 else (-1, "")
+        if isinstance(code, int) and code > 0:
+            error = OSError(code, os.strerror(code))
+            return os_reason(error), error.strerror or str(message)
+        return TlsReason.RESET, _EOF
+    queue = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    # pyOpenSSL gives OpenSSL's error queue as (library, function, reason), oldest first.
+    reasons = [str(e[2]) for e in queue if isinstance(e, tuple) and len(e) == 3]
+    keys = [r.upper().replace(" ", "_") for r in reasons]
+    for key, reason in zip(keys, reasons, strict=True):
+        if key in _NOT_TLS:
+            return TlsReason.NOT_TLS, reason
+        if key in _VERSION:
+            return TlsReason.PROTOCOL_VERSION, reason
+        if key in _EOF_REASONS:
+            return TlsReason.RESET, _EOF
+    return TlsReason.HANDSHAKE_FAILED, reasons[0] if reasons else (str(exc) or type(exc).__name__)
 
 
-def ssl_detail(exc: ssl.SSLError) -> str:
-    if isinstance(exc, ssl.SSLEOFError):
-        return "the server closed the connection during the TLS handshake"
-    return str(exc.reason or exc).replace("_", " ").lower()
+_EOF = "the server closed the connection during the TLS handshake"
+_EOF_REASONS = {"UNEXPECTED_EOF_WHILE_READING"}
