@@ -25,6 +25,8 @@ def test_an_ip_literal_sends_no_sni(name: str) -> None:
 
 def test_a_name_is_sent_as_idna() -> None:
     assert sni_bytes("mail.contoso.com") == b"mail.contoso.com"
+    assert sni_bytes("mail.contoso.com.") == b"mail.contoso.com."
+    assert sni_bytes("a." * 125 + "com") == b"a." * 125 + b"com"  # 253 characters
     assert sni_bytes("bücher.contoso.com") == b"xn--bcher-kva.contoso.com"
 
 
@@ -35,6 +37,7 @@ def test_a_name_is_sent_as_idna() -> None:
         (".contoso.com", "leading dot"),
         ("mail\0.contoso.com", "null"),
         ("a" * 64 + ".contoso.com", "IDNA"),
+        ("a." * 126 + "com", "253 characters"),
     ],
 )
 def test_a_name_no_client_would_send_is_refused(name: str, message: str) -> None:

@@ -111,9 +111,12 @@ def sni_bytes(name: str) -> bytes | None:
     if "\0" in name:
         raise ValueError("the server name contains a null character")
     try:
-        return name.encode("idna")
+        encoded = name.encode("idna")
     except UnicodeError as exc:
         raise ValueError(f"the server name is not a valid IDNA name: {exc}") from exc
+    if len(encoded.rstrip(b".")) > 253:
+        raise ValueError("the server name is longer than a DNS name can be (253 characters)")
+    return encoded
 
 
 def peer_chain(connection: SSL.Connection) -> tuple[bytes, ...]:
