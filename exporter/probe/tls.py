@@ -73,8 +73,8 @@ _VERSION = {
 
 class TlsClient:
     """How the probe speaks TLS: pyOpenSSL over the OpenSSL inside the cryptography
-    wheel (README, "Libraries"). One per process; its context is shared by the
-    handshake threads and never changed after it is made.
+    wheel (README, "Why these libraries"). One per process; its context is shared
+    by the handshake threads and never changed after it is made.
 
     It accepts any chain (verification happens later, offline) and offers TLS 1.2
     and 1.3, as Exchange 2016+ and current Windows clients speak.
