@@ -92,12 +92,14 @@ def _targets(path: str) -> list[tuple[str, str]]:
 
 def bare(targets_path: str, concurrency: str) -> None:
     """The practical limit: connect, handshake with SNI, fetch the chain, close; in
-    threads, with the exporter's TLS library (pyOpenSSL on cryptography's OpenSSL)."""
+    threads, with the exporter's TLS library and settings (pyOpenSSL on
+    cryptography's OpenSSL)."""
     from OpenSSL import SSL, crypto
 
+    from exporter.probe.tls import TlsClient
+
     targets = _targets(targets_path)
-    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
-    context.set_verify(SSL.VERIFY_NONE)
+    context = TlsClient().context  # the same settings: TLS 1.2-1.3, Windows' groups
 
     def one(target: tuple[str, str]) -> int:
         addr, name = target
