@@ -1,6 +1,6 @@
 """The benchmark driver: ``benchmarks/run`` (see benchmarks/README.md).
 
-Per target count and key type, interleaves three methods at the same concurrency,
+Per target count and key type, interleaves these methods at the same concurrency,
 several rounds: (a) a full refresh by this exporter (DNS, handshake, chain,
 evaluation, remediation); (b) Debian's prometheus-blackbox-exporter probing the same
 targets through /probe with a TLS module (its CPU plus its HTTP driver's); (c) a

@@ -94,23 +94,18 @@ def bare(targets_path: str, concurrency: str) -> None:
     """The practical limit: connect, handshake with SNI, fetch the chain, close; in
     threads, with the exporter's TLS library and settings (pyOpenSSL on
     cryptography's OpenSSL)."""
-    from OpenSSL import SSL, crypto
-
-    from exporter.probe.tls import TlsClient
+    from exporter.probe.tls import TlsClient, peer_chain
 
     targets = _targets(targets_path)
-    context = TlsClient().context  # the same settings: TLS 1.2-1.3, Windows' groups
+    client = TlsClient()  # the same settings: TLS 1.2-1.3, Windows' groups
 
     def one(target: tuple[str, str]) -> int:
         addr, name = target
         with socket.create_connection((addr, 8443), timeout=5) as raw:
             raw.settimeout(None)  # OpenSSL reads the descriptor itself: make it blocking
-            tls = SSL.Connection(context, raw)
-            tls.set_tlsext_host_name(name.encode())
-            tls.set_connect_state()
+            tls = client.wrap(raw, name)
             tls.do_handshake()
-            chain = tls.get_peer_cert_chain() or []
-            return len([crypto.dump_certificate(crypto.FILETYPE_ASN1, c) for c in chain])
+            return len(peer_chain(tls))
 
     _threads(one, targets, int(concurrency))
 
