@@ -117,6 +117,23 @@ def test_a_suite_windows_still_offers_is_spoken(make_tls, issuing_ca: CA) -> Non
     assert len(result.chain) == 2
 
 
+def _tls12_null_cipher_only(context: ssl.SSLContext) -> None:
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0")
+
+
+def test_a_suite_no_client_offers_is_still_a_failed_handshake(make_tls, issuing_ca: CA) -> None:
+    """The control beside the test above: keeping OpenSSL's suites is not accepting
+    anything. A server offering only an unencrypted suite, which neither Windows nor
+    OpenSSL's defaults offer, fails the handshake with the server's alert."""
+    issued = issuing_ca.issue("mail.contoso.com")
+    tls = make_tls("127.0.2.8", issued, tweak=_tls12_null_cipher_only)
+    result = probe_tls("127.0.2.8", tls.port, "mail.contoso.com", TIMEOUT, TlsClient())
+    assert result.reason is TlsReason.HANDSHAKE_FAILED, result
+    assert "handshake failure" in (result.detail or ""), result
+    assert result.chain == ()
+
+
 def test_one_hanging_endpoint_does_not_affect_the_others(
     peer, make_tls, make_dns, write_config, root_file, issuing_ca: CA
 ) -> None:
