@@ -42,9 +42,11 @@ class TlsServer:
 
     def _context(self, cert: Path, key: Path) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
         if self._tweak is not None:
-            self._tweak(context)  # e.g. a server that speaks only TLS 1.0
+            # Before the certificate: e.g. TLS 1.0 only, or security level 0 so that
+            # OpenSSL will serve an RSA-1024 or SHA-1 chain as old IIS servers do.
+            self._tweak(context)
+        context.load_cert_chain(cert, key)
         return context
 
     def replace_certificate(self, default: tuple[Path, Path]) -> None:

@@ -1,0 +1,97 @@
+"""Building blocks of the lab's certificates: keys of any kind and size, the AIA and
+CRL pointer extensions, and signing with digests cryptography's builder refuses.
+
+cryptography refuses to sign with SHA-1, to write a v1 certificate or to make an
+RSA key under 1024 bits, so those few are made through pyOpenSSL (:func:`_resign`,
+:func:`make_key`), the lab's only use of its deprecated calls.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import AuthorityInformationAccessOID
+from OpenSSL import crypto
+
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+CA_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
+def make_key(kind: str = "ec") -> PrivateKey:
+    """``ec`` (P-256) or ``rsaN`` (an RSA key of N bits, e.g. ``rsa1024``)."""
+    if kind == "ec":
+        return ec.generate_private_key(ec.SECP256R1())
+    if kind.startswith("rsa"):
+        bits = int(kind[3:])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if bits < 1024:  # cryptography refuses to make a key this weak; OpenSSL does not
+                weak = crypto.PKey()
+                weak.generate_key(crypto.TYPE_RSA, bits)
+                key = weak.to_cryptography_key()
+                if not isinstance(key, rsa.RSAPrivateKey):
+                    raise TypeError("OpenSSL made no RSA key")
+                return key
+            return rsa.generate_private_key(65537, bits)
+    raise ValueError(f"unknown key kind {kind!r}")
+
+
+def _uri_access(method: x509.ObjectIdentifier, url: str) -> x509.AccessDescription:
+    return x509.AccessDescription(method, x509.UniformResourceIdentifier(url))
+
+
+def pointers(
+    builder: x509.CertificateBuilder,
+    aia: str | None,
+    ocsp: str | None,
+    crl: str | None,
+) -> x509.CertificateBuilder:
+    """The AIA (caIssuers, OCSP) and CRL distribution point extensions."""
+    access = []
+    if ocsp:
+        access.append(_uri_access(AuthorityInformationAccessOID.OCSP, ocsp))
+    if aia:
+        access.append(_uri_access(AuthorityInformationAccessOID.CA_ISSUERS, aia))
+    if access:
+        builder = builder.add_extension(x509.AuthorityInformationAccess(access), False)
+    if crl:
+        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl)], None, None, None)
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), False)
+    return builder
+
+
+def _resign(
+    cert: x509.Certificate, key: PrivateKey, digest: str, version1: bool = False
+) -> x509.Certificate:
+    """The same to-be-signed content signed with ``digest`` (``sha1``), optionally as
+    a v1 certificate: shapes cryptography's builder refuses to make."""
+    legacy = crypto.X509.from_cryptography(cert)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if version1:
+            legacy.set_version(0)
+        legacy.sign(crypto.PKey.from_cryptography_key(key), digest)
+    return legacy.to_cryptography()
+
+
+def sign(
+    builder: x509.CertificateBuilder, key: PrivateKey, digest: str, version1: bool = False
+) -> x509.Certificate:
+    cert = builder.sign(key, hashes.SHA256())
+    if digest != "sha256" or version1:
+        cert = _resign(cert, key, digest, version1)
+    return cert
