@@ -12,12 +12,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from exporter.certfacts import parse_chain
 from exporter.config import Config
 from exporter.discovery import DiscoveryStatus
 from exporter.discovery.sources import Discoverer
-from exporter.evaluate.outcome import Outcome, Status, worst
+from exporter.evaluate.outcome import Status, worst
 from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint
 from exporter.model import Endpoint
+from exporter.pki.fetch import FetchCache, Fetcher
+from exporter.pki.judge import PkiSettings, judge_chains
 from exporter.probe.dns import DnsResolver
 from exporter.probe.processes import probe_in_processes
 from exporter.probe.runner import ProbeSettings, probe_all
@@ -62,6 +65,8 @@ class World:
     resolver_factory: Callable[[Config], DnsResolver] = field(
         default=lambda config: DnsResolver(config.dns.nameservers, config.dns.timeout)
     )
+    # AIA certificates, CRLs and OCSP answers, kept across refreshes.
+    fetch_cache: FetchCache = field(default_factory=FetchCache)
 
 
 def run_cycle(
@@ -91,10 +96,20 @@ def run_cycle(
     else:
         probes = probe_all(endpoints, resolver, settings, world.tls)
     now = world.now()
-    issuer_cache: dict[tuple[bytes, ...], Outcome] = {}
+    chains = judge_chains(
+        (parse_chain(p.tls.chain) for p in probes if p.tls is not None),
+        config.trust.store,
+        now,
+        Fetcher(resolver, config.ldap, world.fetch_cache),
+        PkiSettings(
+            aia=config.aia.enabled,
+            revocation=config.revocation.enabled,
+            aia_timeout=config.aia.timeout,
+            revocation_timeout=config.revocation.timeout,
+        ),
+    )
     verdicts = [
-        evaluate_endpoint(p, config.trust.store, config.thresholds, now, issuer_cache)
-        for p in probes
+        evaluate_endpoint(p, config.trust.store, config.thresholds, now, chains) for p in probes
     ]
     # The names remediation checks (the certificate's), asked at once like the probes'.
     hosts = [suggest_for(v) for v in verdicts]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
 
 
@@ -22,10 +23,17 @@ class TrustStore:
     """Parsed trust material. Attributes:
     anchors: self-signed CA certificates that end a trusted chain.
     intermediates: other CA certificates offered to chain building.
+    public: the anchors that came from the system store (the public roots, as
+        Microsoft's Trusted Root Program has them), by DER; Microsoft's SHA-1
+        block applies under these only (../shared/WINDOWS-TRUST.md).
     """
 
     anchors: tuple[x509.Certificate, ...]
     intermediates: tuple[x509.Certificate, ...]
+    public: frozenset[bytes] = frozenset()
+
+    def is_public(self, anchor: x509.Certificate) -> bool:
+        return anchor.public_bytes(Encoding.DER) in self.public
 
 
 def _is_self_signed(cert: x509.Certificate) -> bool:
@@ -67,10 +75,14 @@ def load_trust_store(ca_files: list[str], system: bool) -> TrustStore:
     certs: list[x509.Certificate] = []
     for path in ca_files:
         certs.extend(read_pem_certificates(path))
+    system_certs: list[x509.Certificate] = []
     if system:
         bundle = system_ca_file()
         if bundle is not None:
-            certs.extend(read_pem_certificates(bundle))
+            system_certs = read_pem_certificates(bundle)
+    certs.extend(system_certs)
     anchors = tuple(c for c in certs if _is_self_signed(c))
     intermediates = tuple(c for c in certs if not _is_self_signed(c))
-    return TrustStore(anchors=anchors, intermediates=intermediates)
+    # The system bundle is Mozilla's list, which stands in for Microsoft's program here.
+    public = frozenset(c.public_bytes(Encoding.DER) for c in system_certs)
+    return TrustStore(anchors=anchors, intermediates=intermediates, public=public)

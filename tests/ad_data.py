@@ -19,7 +19,7 @@ BULK_SERVERS = 100  # x 11 virtual directories: more than one 1000-entry page
 class Obj:
     dn: str
     classes: list[str]
-    attrs: dict[str, list[str]] = field(default_factory=dict)
+    attrs: dict[str, list[str | bytes]] = field(default_factory=dict)
 
 
 def _container(dn: str) -> Obj:

@@ -148,8 +148,10 @@ def judge(make_dns, make_tls, write_config, root_file) -> Callable[..., Any]:
         server: dict[str, Any] | None = None,
         now: dt.datetime | None = None,
         thresholds: dict[str, str] | None = None,
+        tweak: Callable[[ssl.SSLContext], None] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Any:
-        tls = make_tls(address, issued, send=send, by_sni=by_sni)
+        tls = make_tls(address, issued, send=send, by_sni=by_sni, tweak=tweak)
         dns = make_dns(
             records if records is not None else {host: [address], "exch01.contoso.local": [address]}
         )
@@ -159,8 +161,10 @@ def judge(make_dns, make_tls, write_config, root_file) -> Callable[..., Any]:
             "urls": {component: f"https://{host}:{tls.port}{path}"},
         }
         entry.update(server or {})
-        extra = {"thresholds": thresholds} if thresholds else {}
-        config = lab_config([entry], dns, ca_files or [root_file], **extra)
+        sections = dict(extra or {})
+        if thresholds:
+            sections["thresholds"] = thresholds
+        config = lab_config([entry], dns, ca_files or [root_file], **sections)
         (report,) = run(write_config(config), now).endpoints
         return Judged(report, tls)
 

@@ -72,7 +72,7 @@ def test_rules_are_valid() -> None:
         [PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 9 rules found" in result.stdout
+    assert "SUCCESS: 12 rules found" in result.stdout
 
 
 def test_every_contract_alert_exists() -> None:
@@ -83,6 +83,9 @@ def test_every_contract_alert_exists() -> None:
         "ExchangeInternalUrlCertDateInvalid",
         "ExchangeInternalUrlCertExpiringSoon",
         "ExchangeInternalUrlCertExpiryCritical",
+        "ExchangeInternalUrlCertRevoked",
+        "ExchangeInternalUrlCertRevocationUnavailable",
+        "ExchangeInternalUrlChainIncomplete",
         "ExchangeInternalUrlDnsMismatch",
         "ExchangeInternalUrlProbeFailing",
         "ExchangeDiscoveryFailing",
@@ -266,6 +269,83 @@ def test_issuer_untrusted(tmp_path: Path) -> None:
             "remediation": FIX + "\n",
         },
         early="5m",
+    )
+
+
+def test_revoked(tmp_path: Path) -> None:
+    _single(
+        tmp_path,
+        "ExchangeInternalUrlCertRevoked",
+        [
+            *_base("exchange_internal_url_cert_not_revoked", "0x30"),
+            series(
+                "exchange_internal_url_problem_info",
+                "1x30",
+                **EP,
+                check="not_revoked",
+                reason="revoked",
+            ),
+        ],
+        "15m",
+        {**JOINED, "severity": "critical"},
+        {
+            "summary": "EXCH01 ews presents a revoked certificate",
+            "description": f"Outlook and Windows refuse {URL}: a certificate of the chain "
+            "EXCH01 presents is revoked (revoked). Issue and bind a new certificate.",
+            "remediation": FIX + "\n",
+        },
+        early="5m",
+    )
+
+
+@pytest.mark.parametrize("reason", ["revocation_unavailable", "crl_expired"])
+def test_revocation_unavailable(tmp_path: Path, reason: str) -> None:
+    problem = {"check": "not_revoked", "reason": reason}
+    _single(
+        tmp_path,
+        "ExchangeInternalUrlCertRevocationUnavailable",
+        [
+            series("exchange_internal_url_problem_info", "1x100", **EP, **problem),
+            # Control: EXCH02's other problem is not a revocation one.
+            series(
+                "exchange_internal_url_problem_info",
+                "1x100",
+                server="EXCH02",
+                component="ews",
+                check="dns_match",
+                reason="nxdomain",
+            ),
+            *_context(),
+        ],
+        "65m",
+        {**JOINED, **problem, "severity": "warning"},
+        {
+            "summary": f"Revocation of EXCH01 ews's certificate cannot be checked ({reason})",
+            "description": "No CRL distribution point or OCSP responder of the chain EXCH01 "
+            f"presents for {URL} gave a usable answer. Outlook does not warn by default, but "
+            "Exchange marks the certificate RevocationCheckFailure and strict clients fail. "
+            "Publish a fresh CRL on the CA and make the CDP reachable.",
+            "remediation": FIX + "\n",
+        },
+        early="30m",
+    )
+
+
+def test_chain_incomplete(tmp_path: Path) -> None:
+    _single(
+        tmp_path,
+        "ExchangeInternalUrlChainIncomplete",
+        _base("exchange_internal_url_chain_complete", "0x100"),
+        "65m",
+        {**JOINED, "severity": "warning"},
+        {
+            "summary": "EXCH01 ews does not send its intermediate certificate",
+            "description": f"Windows fetches the missing intermediate for {URL} over AIA, so "
+            "Outlook shows nothing, but phones (ActiveSync) and non-Windows clients fail. "
+            "Install the intermediate on EXCH01 so the server sends the whole chain.",
+            "remediation": FIX + "\n",
+        },
+        early="30m",
     )
 
 

@@ -35,9 +35,14 @@ def test_json_report_contract(kb_lab) -> None:
         "name_match": False,
         "issuer_trusted": True,
         "date_valid": True,
+        "chain_complete": True,
+        "not_revoked": None,
     }
     assert ews["reasons"]["name_match"]["code"] == "name_mismatch"
     assert ews["reasons"]["issuer_trusted"] is None
+    assert ews["reasons"]["chain_complete"] is None
+    assert ews["reasons"]["not_revoked"] is None
+    assert ews["advisories"] == []
     assert ews["host"] == "exch01.contoso.local"
     assert ews["address"] == "127.0.3.1"
     assert ews["names"] == ["mail.contoso.com", "autodiscover.contoso.com"]
@@ -71,12 +76,14 @@ def test_table_report(kb_lab) -> None:
         "ISSUER",
         "DATE",
         "DNS",
+        "CHAIN",
+        "REVOKED",
         "DAYS",
         "STATUS",
     ]
     assert "\x1b[" not in result.stdout  # not a TTY: no colour
     ews = next(line for line in lines if line.startswith("EXCH01") and " ews " in line)
-    assert ews.split()[3:6] == ["FAIL", "ok", "ok"]
+    assert ews.split()[3:9] == ["FAIL", "ok", "ok", "ok", "ok", "-"]
     assert ews.split()[-1] == "CRITICAL"
     assert any("fix (command): Set-WebServicesVirtualDirectory" in line for line in lines)
     assert lines[-1] == "4 endpoints: 1 ok, 3 critical"

@@ -52,6 +52,11 @@ EXPECTED = {
         "6: probe.interval: expected a duration such as 800ms, 10s, 5m or 30d, got the number 300"
     ],
     "invalid-servers-type.yaml": ["1: servers: expected a list, got a mapping"],
+    "invalid-revocation.yaml": [
+        "6: aia.retries: unknown key (expected one of: enabled, timeout)",
+        "5: revocation.enabled: expected true or false, got str 'sometimes'",
+        "5: revocation.timeout: must be more than 0s",
+    ],
     "invalid-thresholds.yaml": [
         "5: thresholds.expiry_critical: must not be longer than thresholds.expiry_warning"
     ],
@@ -61,7 +66,8 @@ EXPECTED = {
         "mapi, oab, outlook_anywhere, owa, um)"
     ],
     "invalid-unknown-top.yaml": [
-        "6: probes: unknown key (expected one of: dns, ldap, probe, servers, thresholds, trust)"
+        "6: probes: unknown key (expected one of: aia, dns, ldap, probe, revocation, servers, "
+        "thresholds, trust)"
     ],
     "invalid-version.yaml": [
         "4: servers[0].version: '2003' is not an Exchange version "

@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exporter.certfacts import parse_certificate
+from exporter.evaluate.chain import judge_chain
 from exporter.evaluate.names import covers, evaluate_name
 from exporter.evaluate.outcome import Check, Reason, Status
-from exporter.evaluate.trust import evaluate_issuer
 from exporter.lab.pki import CA, DAY, NOW, Issued
 from exporter.lab.tls_server import TlsServer
 from exporter.probe.dns import DnsReason, DnsResolver
@@ -287,7 +287,7 @@ def test_mutated_certificates_never_raise(mutations: list[tuple[int, int]]) -> N
         return
     outcome = evaluate_name(facts, "mail.contoso.com")
     assert outcome.ok in (True, False)
-    assert evaluate_issuer((facts,), _STORE, dt.datetime.now(dt.UTC)).ok is False
+    assert judge_chain((facts,), _STORE, dt.datetime.now(dt.UTC)).issuer.ok is False
     # No false match: a host that no certificate name spells can never match.
     assert not covers(facts, "unrelated.fabrikam.test")
 

@@ -62,6 +62,15 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class FetchConfig:
+    """``aia:`` and ``revocation:``: fetch what certificates point at, as Windows
+    does (on by default), each fetch bounded by ``timeout``."""
+
+    enabled: bool = True
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
 class Config:
     servers: tuple[ServerConfig, ...] = ()
     trust: TrustConfig = field(default_factory=TrustConfig)
@@ -69,6 +78,8 @@ class Config:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
     ldap: LdapConfig | None = None
+    aia: FetchConfig = field(default_factory=FetchConfig)
+    revocation: FetchConfig = field(default_factory=FetchConfig)
     filename: str = "<defaults>"
 
 
@@ -81,8 +92,10 @@ def parse_config(root: Reader) -> Config:
         probe=_probe(root.section("probe")),
         thresholds=_thresholds(root.section("thresholds")),
         ldap=parse_ldap(root.section("ldap")),
+        aia=_fetching(root.section("aia")),
+        revocation=_fetching(root.section("revocation")),
     )
-    root.finish(("servers", "trust", "dns", "probe", "thresholds", "ldap"))
+    root.finish(("servers", "trust", "dns", "probe", "thresholds", "ldap", "aia", "revocation"))
     if not config.servers and not root.has("servers") and not root.has("ldap"):
         root.problem(
             "servers",
@@ -213,3 +226,12 @@ def _thresholds(section: Reader) -> Thresholds:
     if critical > warning:
         section.problem("expiry_critical", "must not be longer than thresholds.expiry_warning")
     return Thresholds(warning, critical)
+
+
+def _fetching(section: Reader) -> FetchConfig:
+    enabled = section.flag("enabled", True)
+    timeout = section.duration("timeout", 5.0)
+    section.finish(("enabled", "timeout"))
+    if timeout <= 0:
+        section.problem("timeout", "must be more than 0s")
+    return FetchConfig(enabled, timeout)

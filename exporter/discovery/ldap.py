@@ -9,9 +9,10 @@ import contextlib
 import math
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from ldap3 import ANONYMOUS, BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
 from ldap3.core import exceptions as lx
@@ -35,6 +36,7 @@ SERVER_ATTRS = [
     "msExchCurrentServerRoles",
 ]
 SCP_ATTRS = ["cn", "serviceBindingInformation", "keywords"]
+_T = TypeVar("_T")
 VDIR_ATTRS = ["cn", "objectClass", "msExchInternalHostName", "msExchExternalHostName"]
 
 
@@ -139,18 +141,51 @@ def _entries(conn: Connection, base: str, query: str, attrs: list[str], page: in
     return out
 
 
+class _Session:
+    """A connected, bound connection; ``stage`` names the step under way, for the
+    failure message."""
+
+    def __init__(self, cfg: LdapConfig) -> None:
+        self.cfg = cfg
+        self.conn = _connection(cfg)
+        self.stage = "connect"
+
+    def __enter__(self) -> _Session:
+        try:
+            self.conn.open()
+            if self.cfg.start_tls:
+                self.stage = "StartTLS"
+                self.conn.start_tls()
+            self.stage = "bind"
+            self.conn.bind()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        with contextlib.suppress(lx.LDAPException, OSError):
+            self.conn.unbind()
+
+
+def _guarded(cfg: LdapConfig, work: Callable[[_Session], _T]) -> _T:
+    """Run ``work`` in a session; every ldap3 or socket error becomes an LdapFailure."""
+    session = _Session(cfg)
+    try:
+        with session:
+            return work(session)
+    except LdapFailure:
+        raise
+    except (lx.LDAPException, OSError, ssl.SSLError) as exc:
+        raise _failure(exc, cfg, session.stage) from None
+
+
 def fetch_directory(cfg: LdapConfig) -> DirectoryData:
     """Everything discovery needs, in one connection; raises LdapFailure."""
-    conn = _connection(cfg)
-    stage = "connect"
-    try:
-        conn.open()
-        if cfg.start_tls:
-            stage = "StartTLS"
-            conn.start_tls()
-        stage = "bind"
-        conn.bind()
-        stage = "RootDSE"
+
+    def read(session: _Session) -> DirectoryData:
+        conn = session.conn
+        session.stage = "RootDSE"
         configuration_dn = cfg.configuration_dn or _configuration_dn(conn)
         if not configuration_dn:
             raise LdapFailure(
@@ -158,20 +193,15 @@ def fetch_directory(cfg: LdapConfig) -> DirectoryData:
                 f"{cfg.url}: the RootDSE has no "
                 "configurationNamingContext; set ldap.configuration_dn",
             )
-        stage = "search"
+        session.stage = "search"
         return DirectoryData(
             configuration_dn,
             _entries(conn, configuration_dn, SERVER_FILTER, SERVER_ATTRS, cfg.page_size),
             _entries(conn, configuration_dn, SCP_FILTER, SCP_ATTRS, cfg.page_size),
             _entries(conn, configuration_dn, VDIR_FILTER, VDIR_ATTRS, cfg.page_size),
         )
-    except LdapFailure:
-        raise
-    except (lx.LDAPException, OSError, ssl.SSLError) as exc:
-        raise _failure(exc, cfg, stage) from None
-    finally:
-        with contextlib.suppress(lx.LDAPException, OSError):
-            conn.unbind()
+
+    return _guarded(cfg, read)
 
 
 def _configuration_dn(conn: Connection) -> str | None:
@@ -183,3 +213,23 @@ def _configuration_dn(conn: Connection) -> str | None:
                 value = values[0]
                 return value.decode() if isinstance(value, bytes) else str(value)
     return None
+
+
+def read_binary_attribute(cfg: LdapConfig, dn: str, attribute: str) -> list[bytes]:
+    """The raw values of one attribute of one entry (an AD CS ``cACertificate`` or
+    ``certificateRevocationList``), through the configured directory; [] when the
+    entry or attribute is absent; raises LdapFailure."""
+
+    def read(session: _Session) -> list[bytes]:
+        session.stage = f"read {attribute}"
+        try:
+            session.conn.search(dn, "(objectClass=*)", search_scope=BASE, attributes=[attribute])
+        except lx.LDAPNoSuchObjectResult:
+            return []
+        for item in session.conn.response or []:
+            for name, values in (item.get("raw_attributes") or {}).items():
+                if str(name).split(";")[0].lower() == attribute.lower():
+                    return [bytes(v) for v in values]
+        return []
+
+    return _guarded(cfg, read)

@@ -11,13 +11,16 @@ from enum import StrEnum
 
 
 class Check(StrEnum):
-    """The checks reported per endpoint: Outlook's three, plus reachability and DNS."""
+    """The checks reported per endpoint: Outlook's three, plus reachability, DNS, whether
+    the server sends its whole chain, and revocation (as WinINet checks it)."""
 
     PROBE_OK = "probe_ok"
     DNS_MATCH = "dns_match"
     NAME_MATCH = "name_match"
     ISSUER_TRUSTED = "issuer_trusted"
     DATE_VALID = "date_valid"
+    CHAIN_COMPLETE = "chain_complete"
+    NOT_REVOKED = "not_revoked"
 
 
 class Reason(StrEnum):
@@ -47,8 +50,16 @@ class Reason(StrEnum):
     SELF_SIGNED = "self_signed"
     UNTRUSTED_ROOT = "untrusted_root"
     UNKNOWN_ISSUER = "unknown_issuer"
-    INCOMPLETE_CHAIN = "incomplete_chain"
+    INCOMPLETE_CHAIN = "incomplete_chain"  # also chain_complete's: fetched over AIA
     INVALID_CHAIN = "invalid_chain"
+    WRONG_USAGE = "wrong_usage"
+    # not_revoked
+    REVOKED = "revoked"
+    REVOCATION_UNAVAILABLE = "revocation_unavailable"
+    CRL_EXPIRED = "crl_expired"
+    # hygiene: warnings Outlook does not show (EndpointVerdict.advisories)
+    WEAK_SIGNATURE = "weak_signature"
+    WEAK_KEY = "weak_key"
     # date_valid
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"

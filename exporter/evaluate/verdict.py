@@ -7,14 +7,15 @@ check's outcome, and the certificate facts. Renderers format it; none re-derive.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from exporter.certfacts import CertificateFacts, parse_chain
 from exporter.config import Thresholds
+from exporter.evaluate.chain import ChainJudgement, judge_chain
 from exporter.evaluate.checks import evaluate_date, evaluate_dns, evaluate_expiry
 from exporter.evaluate.names import evaluate_name
 from exporter.evaluate.outcome import Check, Outcome, Reason, Status, worst
-from exporter.evaluate.trust import evaluate_issuer
 from exporter.probe.runner import ProbeResult, SkipReason
 from exporter.probe.tls import TlsReason
 from exporter.truststore import TrustStore
@@ -49,6 +50,8 @@ class EndpointVerdict:
         checks_status: the worst of the checks alone, without expiry (the Nagios
             check applies its own -w/-c ranges to expiry).
         status: the worst of all the above.
+        advisories: hygiene warnings on the chain (``weak_signature``,
+            ``weak_key``): each makes the status at least warning, never critical.
     """
 
     probe: ProbeResult
@@ -62,6 +65,7 @@ class EndpointVerdict:
     checks_status: Status
     status: Status
     evaluated_at: dt.datetime
+    advisories: tuple[Outcome, ...] = ()
 
     @property
     def leaf(self) -> CertificateFacts | None:
@@ -103,10 +107,10 @@ def evaluate_endpoint(
     trust: TrustStore,
     thresholds: Thresholds,
     now: dt.datetime,
-    issuer_cache: dict[tuple[bytes, ...], Outcome] | None = None,
+    chains: Mapping[tuple[bytes, ...], ChainJudgement] | None = None,
 ) -> EndpointVerdict:
-    """``issuer_cache`` (one per cycle: same store, same ``now``) shares the chain
-    verdict between endpoints that present the same chain."""
+    """``chains``: the refresh's judgements by presented chain (``pki.judge``, with
+    AIA and revocation fetched); a chain not in it is judged here, offline."""
     checks: dict[Check, Outcome] = {Check.PROBE_OK: _probe_outcome(probe)}
     if probe.url_dns is not None:
         checks[Check.DNS_MATCH] = evaluate_dns(
@@ -118,17 +122,18 @@ def evaluate_endpoint(
     target = probe.endpoint.target
     expiry: tuple[Status, Reason | None, str | None] = (Status.OK, None, None)
     not_after = chain_not_after = None
+    advisories: tuple[Outcome, ...] = ()
     if chain and target is not None:
         leaf = chain[0]
         checks[Check.NAME_MATCH] = evaluate_name(leaf, target.host)
-        key = tuple(c.der for c in chain)
-        issuer = issuer_cache.get(key) if issuer_cache is not None else None
-        if issuer is None:
-            issuer = evaluate_issuer(chain, trust, now)
-            if issuer_cache is not None:
-                issuer_cache[key] = issuer
-        checks[Check.ISSUER_TRUSTED] = issuer
+        judged = (chains or {}).get(tuple(c.der for c in chain))
+        if judged is None:
+            judged = judge_chain(chain, trust, now)
+        checks[Check.ISSUER_TRUSTED] = judged.issuer
         checks[Check.DATE_VALID] = evaluate_date(leaf, now)
+        checks[Check.CHAIN_COMPLETE] = judged.chain_complete
+        checks[Check.NOT_REVOKED] = judged.not_revoked
+        advisories = judged.advisories
         not_after = leaf.not_after
         chain_not_after = min(c.not_after for c in chain)
         expiry = evaluate_expiry(
@@ -140,7 +145,7 @@ def evaluate_endpoint(
             checks[Check.PROBE_OK] = Outcome.failed(
                 Reason.NO_CERTIFICATE, "the server presented a certificate that cannot be parsed"
             )
-        for check in (Check.NAME_MATCH, Check.ISSUER_TRUSTED, Check.DATE_VALID):
+        for check in _CERTIFICATE_CHECKS:
             checks[check] = Outcome.not_judged()
     return EndpointVerdict(
         probe=probe,
@@ -151,20 +156,43 @@ def evaluate_endpoint(
         expiry_status=expiry[0],
         expiry_reason=expiry[1],
         expiry_message=expiry[2],
-        checks_status=_status(checks, Status.OK),
-        status=_status(checks, expiry[0]),
+        checks_status=_status(checks, advisories, Status.OK),
+        status=_status(checks, advisories, expiry[0]),
         evaluated_at=now,
+        advisories=advisories,
     )
 
 
-def _status(checks: dict[Check, Outcome], expiry: Status) -> Status:
+_CERTIFICATE_CHECKS = (
+    Check.NAME_MATCH,
+    Check.ISSUER_TRUSTED,
+    Check.DATE_VALID,
+    Check.CHAIN_COMPLETE,
+    Check.NOT_REVOKED,
+)
+# Not judged, yet worth a warning: Outlook goes on, but something is wrong
+# (Exchange marks the certificate RevocationCheckFailure; ../shared/WINDOWS-TRUST.md).
+_WARN_WHEN_UNKNOWN = {
+    Reason.PLAIN_HTTP,
+    Reason.NO_INTERNAL_URL,
+    Reason.REVOCATION_UNAVAILABLE,
+    Reason.CRL_EXPIRED,
+}
+
+
+def _status(
+    checks: dict[Check, Outcome], advisories: tuple[Outcome, ...], expiry: Status
+) -> Status:
     statuses = [expiry]
-    probe = checks[Check.PROBE_OK]
-    if probe.reason is Reason.INTERNAL_ERROR:
-        statuses.append(Status.UNKNOWN)
-    elif probe.reason in (Reason.PLAIN_HTTP, Reason.NO_INTERNAL_URL):
+    if advisories:
         statuses.append(Status.WARNING)
-    for outcome in checks.values():
-        if outcome.ok is False and outcome.reason is not Reason.INTERNAL_ERROR:
-            statuses.append(Status.CRITICAL)
+    if checks[Check.PROBE_OK].reason is Reason.INTERNAL_ERROR:
+        statuses.append(Status.UNKNOWN)
+    for check, outcome in checks.items():
+        if outcome.ok is None and outcome.reason in _WARN_WHEN_UNKNOWN:
+            statuses.append(Status.WARNING)
+        elif outcome.ok is False and outcome.reason is not Reason.INTERNAL_ERROR:
+            # A chain Windows completes over AIA still works for Outlook: a warning.
+            serious = check is not Check.CHAIN_COMPLETE
+            statuses.append(Status.CRITICAL if serious else Status.WARNING)
     return worst(statuses)

@@ -40,7 +40,12 @@ def ldif(objs: list[Obj]) -> str:
             f"cn:{_value(cn)}",
         ]
         for name, values in obj.attrs.items():
-            lines += [f"{name}:{_value(v)}" for v in values]
+            lines += [
+                f"{name}:: {base64.b64encode(v).decode()}"
+                if isinstance(v, bytes)
+                else f"{name}:{_value(v)}"
+                for v in values
+            ]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 

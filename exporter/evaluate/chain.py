@@ -1,0 +1,254 @@
+"""One presented chain, judged as a domain member's chain engine judges it: the
+issuer check, whether the server sends the whole chain, revocation, and hygiene.
+
+Pure but for ``fetch``, which the caller injects (:mod:`exporter.pki.judge` hands
+in the cached, bounded fetcher; ``None`` judges offline, as the unit tests and a
+config without AIA or revocation do). What fetching changes:
+
+- A server that does not send its intermediate, whose certificate's AIA
+  caIssuers URL serves it: Windows fetches it ("as a last resort", TechNet Wiki
+  3147), so ``issuer_trusted`` passes and ``chain_complete`` fails
+  (``incomplete_chain``, a warning: phones and non-Windows clients do not fetch).
+- Revocation (:mod:`.revocation`) for every certificate of the built path but
+  the anchor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from exporter.certfacts import CertificateFacts
+from exporter.evaluate import revocation as rev
+from exporter.evaluate.outcome import Outcome, Reason
+from exporter.evaluate.trust import (
+    MAX_CHAIN_DEPTH,
+    PathResult,
+    build_path,
+    diagnose,
+    hygiene,
+    verification_time,
+    windows_policy,
+)
+from exporter.truststore import TrustStore
+
+
+class FetchKind(StrEnum):
+    CA_ISSUERS = "ca_issuers"
+    CRL = "crl"
+    OCSP = "ocsp"
+
+
+# (url, kind, POST body or None) -> (body, None) or (None, why not)
+Fetch = Callable[[str, FetchKind, bytes | None], tuple[bytes | None, str | None]]
+
+
+@dataclass(frozen=True)
+class ChainJudgement:
+    """Everything decided about one presented chain; shared by every endpoint that
+    presents it.
+
+    Attributes:
+        issuer, chain_complete, not_revoked: the three checks' outcomes.
+        advisories: hygiene warnings (``weak_signature``, ``weak_key``).
+        fetched_from: the AIA URLs whose certificates completed the chain.
+    """
+
+    issuer: Outcome
+    chain_complete: Outcome
+    not_revoked: Outcome
+    advisories: tuple[Outcome, ...] = ()
+    fetched_from: tuple[str, ...] = ()
+
+
+def judge_chain(
+    chain: tuple[CertificateFacts, ...],
+    store: TrustStore,
+    now: dt.datetime,
+    fetch: Fetch | None = None,
+    *,
+    aia: bool = True,
+    revocation: bool = True,
+) -> ChainJudgement:
+    if not chain:
+        none = Outcome.not_judged(Reason.NO_CERTIFICATE, "no certificate was presented")
+        return ChainJudgement(none, Outcome.not_judged(), Outcome.not_judged())
+    try:
+        return _judge(chain, store, now, fetch, aia=aia, revocation=revocation)
+    except Exception as exc:  # noqa: BLE001 - cryptography parses names lazily; malformed ones raise here
+        failed = Outcome.failed(
+            Reason.INVALID_CHAIN, f"a certificate in the chain cannot be parsed: {exc}"
+        )
+        return ChainJudgement(failed, Outcome.not_judged(), Outcome.not_judged())
+
+
+def _judge(
+    chain: tuple[CertificateFacts, ...],
+    store: TrustStore,
+    now: dt.datetime,
+    fetch: Fetch | None,
+    *,
+    aia: bool,
+    revocation: bool,
+) -> ChainJudgement:
+    certs = [x509.load_der_x509_certificate(c.der) for c in chain]
+    when = verification_time(chain[0], now)
+    result = build_path(certs[0], certs[1:], store, when)
+    fetched: list[x509.Certificate] = []
+    used: list[str] = []
+    tried: list[str] = []
+    if not result.built and result.stuck is not None and aia and fetch is not None:
+        result = _complete_over_aia(certs, result, store, when, fetch, fetched, used, tried)
+    if not result.built:
+        issuer = diagnose(certs, result, store, when)
+        if tried and issuer.reason in (Reason.INCOMPLETE_CHAIN, Reason.UNKNOWN_ISSUER):
+            issuer = Outcome.failed(
+                Reason.INCOMPLETE_CHAIN,
+                f"{issuer.message}; fetching it as Windows would failed: {'; '.join(tried)}",
+            )
+        elif issuer.reason is Reason.UNKNOWN_ISSUER:
+            issuer = _aia_hint(result, issuer)
+        return ChainJudgement(issuer, Outcome.not_judged(), Outcome.not_judged())
+    path = result.path
+    issuer = windows_policy(path, store)
+    complete = Outcome.passed()
+    if used:
+        names = ", ".join(c.subject.rfc4514_string() for c in fetched)
+        complete = Outcome.failed(
+            Reason.INCOMPLETE_CHAIN,
+            f"the server does not send the intermediate certificate {names}; Windows fetches "
+            f"it from {', '.join(used)}, but phones and non-Windows clients will fail",
+        )
+    revoked = Outcome.not_judged()
+    if revocation and fetch is not None and issuer.ok:
+        revoked = _revocation(path, now, fetch)
+    return ChainJudgement(issuer, complete, revoked, hygiene(path), tuple(used))
+
+
+def _aia_hint(result: PathResult, issuer: Outcome) -> Outcome:
+    """With AIA fetching off: say where the missing issuer is published."""
+    stuck = result.stuck
+    urls = rev.ca_issuers_urls(stuck) if stuck is not None else []
+    if not urls or stuck is None:
+        return issuer
+    return Outcome.failed(
+        Reason.INCOMPLETE_CHAIN,
+        f"the server does not send the certificate of its issuer "
+        f"{stuck.issuer.rfc4514_string()} (published at {urls[0]}), and that issuer is "
+        "not a trusted CA here",
+    )
+
+
+def _complete_over_aia(
+    certs: list[x509.Certificate],
+    result: PathResult,
+    store: TrustStore,
+    when: dt.datetime,
+    fetch: Fetch,
+    fetched: list[x509.Certificate],
+    used: list[str],
+    tried: list[str],
+) -> PathResult:
+    """Fetch the missing issuer from each stuck certificate's AIA, up the chain."""
+    for _ in range(MAX_CHAIN_DEPTH):
+        stuck = result.stuck
+        if stuck is None:
+            break
+        urls = rev.ca_issuers_urls(stuck)
+        if not urls:
+            break  # nothing is published: the issuer is simply unknown
+        found = None
+        for url in urls:
+            body, error = fetch(url, FetchKind.CA_ISSUERS, None)
+            if body is None:
+                tried.append(error or url)
+                continue
+            found = next((c for c in _certificates(body) if c.subject == stuck.issuer), None)
+            if found is None:
+                tried.append(f"{url} holds no certificate of {stuck.issuer.rfc4514_string()}")
+                continue
+            used.append(url)
+            break
+        if found is None or found in fetched:
+            break
+        fetched.append(found)
+        result = build_path(certs[0], certs[1:] + fetched, store, when)
+        if result.built:
+            break
+    return result
+
+
+def _certificates(body: bytes) -> list[x509.Certificate]:
+    """A caIssuers body: DER or PEM certificate, or a PKCS #7 bundle (.p7c)."""
+    loaders = (
+        lambda b: [x509.load_der_x509_certificate(b)],
+        x509.load_pem_x509_certificates,
+        pkcs7.load_der_pkcs7_certificates,
+        pkcs7.load_pem_pkcs7_certificates,
+    )
+    for load in loaders:
+        try:
+            return list(load(body))
+        except Exception:  # noqa: BLE001, S112 - try the next format
+            continue
+    return []
+
+
+def _revocation(path: tuple[x509.Certificate, ...], now: dt.datetime, fetch: Fetch) -> Outcome:
+    """The first certificate revoked fails; otherwise any unknown makes the whole null,
+    and so does a path none of whose certificates names a CDP or responder."""
+    unknown: list[rev.CertStatus] = []
+    checked = 0
+    for cert, issuer in itertools.pairwise(path):
+        status = _status_of(cert, issuer, now, fetch)
+        if status is None:
+            continue  # no CDP and no OCSP: nothing to check, not a finding
+        checked += 1
+        if status.answer is rev.Answer.REVOKED:
+            what = "the certificate" if cert is path[0] else cert.subject.rfc4514_string()
+            return Outcome.failed(Reason.REVOKED, f"{what} is {status.message}")
+        if status.answer is not rev.Answer.GOOD:
+            unknown.append(status)
+    if not checked:
+        return Outcome.not_judged()
+    if not unknown:
+        return Outcome.passed()
+    reason = (
+        Reason.CRL_EXPIRED
+        if all(s.answer is rev.Answer.EXPIRED for s in unknown)
+        else Reason.REVOCATION_UNAVAILABLE
+    )
+    return Outcome.not_judged(reason, "; ".join(s.message for s in unknown))
+
+
+def _status_of(
+    cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime, fetch: Fetch
+) -> rev.CertStatus | None:
+    """OCSP first, then each CDP; the first definite answer. None when the
+    certificate names neither."""
+    sources: list[tuple[str, FetchKind]] = [(u, FetchKind.OCSP) for u in rev.ocsp_urls(cert)]
+    sources += [(u, FetchKind.CRL) for u in rev.crl_urls(cert)]
+    if not sources:
+        return None
+    seen: list[rev.CertStatus] = []
+    for url, kind in sources:
+        post = rev.ocsp_request(cert, issuer) if kind is FetchKind.OCSP else None
+        body, error = fetch(url, kind, post)
+        if body is None:
+            seen.append(rev.CertStatus(rev.Answer.UNUSABLE, error or f"{url}: no answer"))
+            continue
+        judge = rev.judge_ocsp if kind is FetchKind.OCSP else rev.judge_crl
+        status = judge(body, cert, issuer, now, url)
+        if status.answer in (rev.Answer.GOOD, rev.Answer.REVOKED):
+            return status
+        seen.append(status)
+    expired = [s for s in seen if s.answer is rev.Answer.EXPIRED]
+    if expired and len(expired) == len(seen):
+        return expired[0]
+    return rev.CertStatus(rev.Answer.UNUSABLE, "; ".join(s.message for s in seen))

@@ -1,0 +1,276 @@
+"""Fetching what certificates point at (AIA caIssuers, CRLs, OCSP), as a domain
+member's chain engine does, bounded and cached.
+
+Only URLs a certificate names are fetched, and only at the host they name:
+``http://`` hosts resolve through the configured internal DNS (the resolver the
+probes use), a redirect to another host is not followed, and ``ldap:///`` URLs (AD
+CS writes them with no host, meaning "the domain's directory") are read through
+the configured ``ldap:`` connection; an ``ldap://`` URL naming any other host is
+refused. Every fetch is bounded by a timeout and a size, and every failure is a
+:class:`Fetched` with an error, never an exception.
+
+Bodies are cached by URL (:class:`FetchCache`, kept across refreshes), until the
+earliest of: the HTTP caching headers, what the caller says the body is good for
+(a CRL's nextUpdate), and the caller's ``max_age``. Failures are kept briefly so a
+refresh asks each dead URL once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import ipaddress
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from exporter.config.ldap import LdapConfig
+from exporter.probe.dns import DnsResolver
+
+FAILURE_TTL = 30.0
+MAX_REDIRECTS = 3
+_USER_AGENT = "Microsoft-CryptoAPI/10.0"  # what Windows' chain engine sends
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One URL's body, or why there is none.
+
+    Attributes:
+        body: the bytes, None on failure (then ``error`` says why, in a sentence
+            that names the URL's host).
+        expires_at: until when (time.time()) the cache keeps it.
+    """
+
+    url: str
+    body: bytes | None
+    error: str | None = None
+    expires_at: float = 0.0
+
+
+class FetchCache:
+    """URL -> Fetched, shared across refreshes; one fetch per URL at a time."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, bytes], Fetched] = {}
+        self._locks: dict[tuple[str, bytes], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, key: tuple[str, bytes]) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def get(self, key: tuple[str, bytes], now: float) -> Fetched | None:
+        entry = self._entries.get(key)
+        return entry if entry is not None and entry.expires_at > now else None
+
+    def put(self, key: tuple[str, bytes], entry: Fetched) -> None:
+        with self._guard:
+            self._entries[key] = entry
+            if len(self._entries) > 4096:  # bounded: drop what has expired
+                now = time.time()
+                self._entries = {k: v for k, v in self._entries.items() if v.expires_at > now}
+
+
+class Fetcher:
+    """Fetches for one refresh: the cycle's resolver, the configured directory."""
+
+    def __init__(
+        self,
+        resolver: DnsResolver,
+        ldap: LdapConfig | None,
+        cache: FetchCache,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.resolver = resolver
+        self.ldap = ldap
+        self.cache = cache
+        self.clock = clock
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        max_age: float,
+        timeout: float,
+        post: bytes | None = None,
+        content_type: str = "",
+        good_until: Callable[[bytes], float | None] | None = None,
+    ) -> Fetched:
+        """GET ``url`` (or POST ``post``), from the cache when it is still good."""
+        key = (url, post or b"")
+        with self.cache.lock(key):
+            cached = self.cache.get(key, self.clock())
+            if cached is not None:
+                return cached
+            now = self.clock()
+            try:
+                body, fresh_for = self._fetch(url, max_bytes, timeout, post, content_type)
+            except _FetchError as exc:
+                entry = Fetched(url, None, str(exc), now + FAILURE_TTL)
+            else:
+                lifetime = min(max_age, fresh_for if fresh_for is not None else max_age)
+                until = good_until(body) if good_until is not None else None
+                expires = now + lifetime if until is None else min(now + lifetime, until)
+                entry = Fetched(url, body, None, expires)
+            self.cache.put(key, entry)
+            return entry
+
+    def _fetch(
+        self, url: str, max_bytes: int, timeout: float, post: bytes | None, content_type: str
+    ) -> tuple[bytes, float | None]:
+        scheme = url.split(":", 1)[0].lower()
+        if scheme == "http":
+            return self._http(url, max_bytes, timeout, post, content_type)
+        if scheme == "ldap" and post is None:
+            return self._ldap(url, max_bytes), None
+        raise _FetchError(f"{url}: {scheme}:// is not fetched (http:// and ldap:/// are)")
+
+    def _http(
+        self, url: str, max_bytes: int, timeout: float, post: bytes | None, content_type: str
+    ) -> tuple[bytes, float | None]:
+        deadline = time.monotonic() + timeout
+        for _ in range(MAX_REDIRECTS + 1):
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+            address = self._address(url, host)
+            status, headers, body = _http_exchange(
+                address, parts.port or 80, host, parts, post, content_type, max_bytes, deadline, url
+            )
+            if status in (301, 302, 303, 307, 308):
+                target = urlsplit(headers.get("location", ""))
+                if (target.hostname or host).lower() != host.lower() or target.scheme not in (
+                    "",
+                    "http",
+                ):
+                    raise _FetchError(
+                        f"{url}: redirected to {headers.get('location', '')!r} on another host; "
+                        "not followed (only the hosts certificates name are fetched)"
+                    )
+                url = parts._replace(path=target.path, query=target.query).geturl()
+                continue
+            if status != 200:
+                raise _FetchError(f"{url}: HTTP {status}")
+            return body, _freshness(headers)
+        raise _FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+    def _address(self, url: str, host: str) -> str:
+        try:
+            return str(ipaddress.ip_address(host))
+        except ValueError:
+            pass
+        answer = self.resolver.lookup(host)
+        if not answer.addresses:
+            detail = answer.detail or answer.reason.value
+            raise _FetchError(f"{url}: {host} does not resolve in internal DNS ({detail})")
+        return answer.addresses[0]
+
+    def _ldap(self, url: str, max_bytes: int) -> bytes:
+        from exporter.discovery.ldap import LdapFailure, read_binary_attribute  # noqa: PLC0415
+
+        host, dn, attribute = parse_ldap_url(url)
+        if self.ldap is None:
+            raise _FetchError(f"{url}: no directory is configured (ldap:) to read it from")
+        if host and host.lower() != self.ldap.host.lower():
+            raise _FetchError(
+                f"{url}: names the directory {host}, not the configured {self.ldap.host}; "
+                "not fetched"
+            )
+        try:
+            values = read_binary_attribute(self.ldap, dn, attribute)
+        except LdapFailure as exc:
+            raise _FetchError(f"{url}: {exc.message}") from None
+        if not values:
+            raise _FetchError(f"{url}: the directory has no {attribute} at {dn}")
+        if len(values[0]) > max_bytes:
+            raise _FetchError(f"{url}: larger than {max_bytes} bytes")
+        return values[0]
+
+
+class _FetchError(Exception):
+    pass
+
+
+_LDAP_URL = re.compile(r"^ldap://(?P<host>[^/]*)/(?P<dn>[^?]*)(?:\?(?P<attrs>[^?]*))?", re.I)
+
+
+def parse_ldap_url(url: str) -> tuple[str, str, str]:
+    """(host, DN, first attribute) of an RFC 4516 URL; host "" for ``ldap:///``."""
+    match = _LDAP_URL.match(url)
+    if match is None or not match.group("dn"):
+        raise _FetchError(f"{url}: not an LDAP URL with a DN")
+    attribute = (match.group("attrs") or "").split(",")[0].split(";")[0]
+    if not attribute:
+        raise _FetchError(f"{url}: names no attribute to read")
+    host = match.group("host").rsplit(":", 1)[0] if match.group("host") else ""
+    return host, unquote(match.group("dn")), attribute
+
+
+def _http_exchange(
+    address: str,
+    port: int,
+    host: str,
+    parts: object,
+    post: bytes | None,
+    content_type: str,
+    max_bytes: int,
+    deadline: float,
+    url: str,
+) -> tuple[int, dict[str, str], bytes]:
+    path = getattr(parts, "path", "") or "/"
+    query = getattr(parts, "query", "")
+    target = f"{path}?{query}" if query else path
+    remaining = deadline - time.monotonic()
+    connection = http.client.HTTPConnection(address, port, timeout=max(0.05, remaining))
+    try:
+        headers = {"Host": host if port == 80 else f"{host}:{port}", "User-Agent": _USER_AGENT}
+        if post is not None:
+            headers["Content-Type"] = content_type
+        connection.request("POST" if post is not None else "GET", target, post, headers)
+        response = connection.getresponse()
+        fields = {k.lower(): v for k, v in response.getheaders()}
+        length = fields.get("content-length", "")
+        if length.isdigit() and int(length) > max_bytes:
+            raise _FetchError(f"{url}: {length} bytes, larger than the {max_bytes} allowed")
+        body = bytearray()
+        while len(body) <= max_bytes:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _FetchError(f"{url}: not complete within the timeout")
+            if connection.sock is not None:
+                connection.sock.settimeout(left)
+            chunk = response.read1(65536)
+            if not chunk:
+                break
+            body += chunk
+        if len(body) > max_bytes:
+            raise _FetchError(f"{url}: larger than the {max_bytes} bytes allowed")
+        return response.status, fields, bytes(body)
+    except TimeoutError:
+        raise _FetchError(f"{url}: no answer within the timeout") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise _FetchError(f"{url}: {exc.__class__.__name__}: {exc}") from None
+    finally:
+        connection.close()
+
+
+def _freshness(headers: dict[str, str]) -> float | None:
+    """Seconds the response may be cached for, from Cache-Control or Expires."""
+    control = headers.get("cache-control", "").lower()
+    if "no-store" in control or "no-cache" in control:
+        return 0.0
+    match = re.search(r"max-age=(\d+)", control)
+    if match:
+        return float(match.group(1))
+    expires = headers.get("expires")
+    if expires:
+        try:
+            when = email.utils.parsedate_to_datetime(expires)
+        except (TypeError, ValueError):
+            return 0.0
+        return max(0.0, when.timestamp() - time.time())
+    return None

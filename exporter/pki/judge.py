@@ -1,0 +1,94 @@
+"""Judge every distinct presented chain of a refresh once, fetching what it needs.
+
+Endpoints that present the same chain (a server's URLs, a namespace's servers)
+share one :class:`~exporter.evaluate.chain.ChainJudgement`; the fetch cache is
+shared across chains and refreshes, so a warm refresh fetches nothing. Distinct
+chains are judged in a few threads, so one hung CDP delays only the chains that
+name it, by at most the fetch timeout per URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from exporter.certfacts import CertificateFacts
+from exporter.evaluate import revocation as rev
+from exporter.evaluate.chain import ChainJudgement, Fetch, FetchKind, judge_chain
+from exporter.pki.fetch import Fetcher
+from exporter.truststore import TrustStore
+
+DAY = 86400.0
+HOUR = 3600.0
+# What one fetch may bring: a CA certificate or bundle, a CRL (AD CS CRLs of a
+# large enterprise reach a few MB), an OCSP response.
+LIMITS = {
+    FetchKind.CA_ISSUERS: (1 << 20, DAY),
+    FetchKind.CRL: (16 << 20, DAY),
+    FetchKind.OCSP: (64 << 10, HOUR),
+}
+WORKERS = 8
+
+ChainKey = tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class PkiSettings:
+    """``aia``: fetch missing issuers; ``revocation``: check CRLs and OCSP; each
+    with its fetch timeout (config ``aia:`` and ``revocation:``)."""
+
+    aia: bool = True
+    revocation: bool = True
+    aia_timeout: float = 5.0
+    revocation_timeout: float = 5.0
+
+
+def chain_key(chain: tuple[CertificateFacts, ...]) -> ChainKey:
+    return tuple(c.der for c in chain)
+
+
+def judge_chains(
+    chains: Iterable[tuple[CertificateFacts, ...]],
+    store: TrustStore,
+    now: dt.datetime,
+    fetcher: Fetcher | None,
+    settings: PkiSettings,
+) -> dict[ChainKey, ChainJudgement]:
+    distinct = {chain_key(c): c for c in chains if c}
+    fetch = _fetch_with(fetcher, settings) if fetcher is not None else None
+
+    def one(chain: tuple[CertificateFacts, ...]) -> ChainJudgement:
+        return judge_chain(
+            chain, store, now, fetch, aia=settings.aia, revocation=settings.revocation
+        )
+
+    if fetch is None or len(distinct) <= 1:
+        return {key: one(chain) for key, chain in distinct.items()}
+    with ThreadPoolExecutor(min(WORKERS, len(distinct)), "pki") as pool:
+        judged = pool.map(one, distinct.values())
+        return dict(zip(distinct, judged, strict=True))
+
+
+_GOOD_UNTIL = {FetchKind.CRL: rev.crl_next_update, FetchKind.OCSP: rev.ocsp_next_update}
+
+
+def _fetch_with(fetcher: Fetcher, settings: PkiSettings) -> Fetch:
+    def fetch(url: str, kind: FetchKind, post: bytes | None) -> tuple[bytes | None, str | None]:
+        max_bytes, max_age = LIMITS[kind]
+        timeout = (
+            settings.aia_timeout if kind is FetchKind.CA_ISSUERS else settings.revocation_timeout
+        )
+        fetched = fetcher.fetch(
+            url,
+            max_bytes=max_bytes,
+            max_age=max_age,
+            timeout=timeout,
+            post=post,
+            content_type="application/ocsp-request",
+            good_until=_GOOD_UNTIL.get(kind),
+        )
+        return fetched.body, fetched.error
+
+    return fetch

@@ -1,0 +1,351 @@
+"""AIA fetching and revocation, as a domain member's chain engine does them, against
+real peers: TLS servers, an HTTP server for AIA certificates and CRLs, Debian's
+``openssl ocsp`` responder, slapd for ``ldap:///`` URLs, dnsmasq for their names.
+Each behaviour sits beside a control that differs in one thing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporter.config import load_config
+from exporter.evaluate.outcome import Check, Reason, Status
+from exporter.pipeline import World, run_cycle
+from tests.ad_data import CONFIG_DN, Obj
+from tests.conftest import lab_config
+from tests.peers.ocsp import OcspResponder
+from tests.peers.pki_http import PkiHttp
+from tests.pki import CA, DAY, NOW
+
+PKI = "127.0.3.1"
+NAMES = {
+    "mail.contoso.com": ["127.0.1.1"],
+    "exch01.contoso.local": ["127.0.1.1"],
+    "pki.contoso.com": [PKI],
+    "ocsp.contoso.com": [PKI],
+}
+
+
+@pytest.fixture
+def pki_http():
+    server = PkiHttp(PKI)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def responders(tmp_path: Path) -> Any:
+    count = iter(range(100))
+
+    def make(*args: Any, **kwargs: Any) -> OcspResponder:
+        return OcspResponder(tmp_path / f"ocsp{next(count)}", *args, **kwargs)
+
+    return make
+
+
+def outcome(report, check: Check) -> tuple[bool | None, Reason | None]:
+    result = report.verdict.checks[check]
+    return result.ok, result.reason
+
+
+def message(report, check: Check) -> str:
+    return report.verdict.checks[check].message or ""
+
+
+@pytest.fixture
+def pki_judge(judge, tmp_path: Path):
+    def run(root: CA, leaf: Any, **kwargs: Any) -> Any:
+        root_file = root.write(tmp_path / f"root-{id(root)}.pem")
+        kwargs.setdefault("records", NAMES)
+        return judge(leaf, ca_files=[root_file], **kwargs)
+
+    return run
+
+
+# --- AIA -----------------------------------------------------------------------------
+
+
+def test_intermediate_fetched_over_aia_is_trusted_but_incomplete(pki_judge, pki_http) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    pki_http.serve("/issuing.crt", body=inter.der(), content_type="application/pkix-cert")
+    leaf = inter.issue("mail.contoso.com", aia=pki_http.url("/issuing.crt"))
+    report = pki_judge(root, leaf, send=[])
+    assert outcome(report, Check.ISSUER_TRUSTED) == (True, None)
+    assert outcome(report, Check.CHAIN_COMPLETE) == (False, Reason.INCOMPLETE_CHAIN)
+    text = message(report, Check.CHAIN_COMPLETE)
+    assert pki_http.url("/issuing.crt") in text
+    assert "phones and non-Windows clients will fail" in text
+    assert report.status is Status.WARNING
+    # It was asked for by name, at the host the URL names, resolved by internal DNS.
+    assert pki_http.requests == [("GET", "/issuing.crt", f"pki.contoso.com:{pki_http.port}")]
+    # Control: the same server sending its intermediate is complete.
+    sent = pki_judge(root, leaf)
+    assert outcome(sent, Check.CHAIN_COMPLETE) == (True, None)
+    assert sent.status is Status.OK
+
+
+def test_aia_answering_404_leaves_the_issuer_untrusted(pki_judge, pki_http) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    leaf = inter.issue("mail.contoso.com", aia=pki_http.url("/gone.crt"))
+    report = pki_judge(root, leaf, send=[])
+    assert outcome(report, Check.ISSUER_TRUSTED) == (False, Reason.INCOMPLETE_CHAIN)
+    assert "HTTP 404" in message(report, Check.ISSUER_TRUSTED)
+    assert outcome(report, Check.CHAIN_COMPLETE) == (None, None)
+    assert report.status is Status.CRITICAL
+
+
+def test_aia_redirect_to_another_host_is_not_followed(pki_judge, pki_http) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    pki_http.serve("/moved.crt", status=302, headers={"Location": "http://127.0.9.9/x.crt"})
+    leaf = inter.issue("mail.contoso.com", aia=pki_http.url("/moved.crt"))
+    report = pki_judge(root, leaf, send=[])
+    assert outcome(report, Check.ISSUER_TRUSTED) == (False, Reason.INCOMPLETE_CHAIN)
+    assert "not followed" in message(report, Check.ISSUER_TRUSTED)
+    assert [r[1] for r in pki_http.requests] == ["/moved.crt"]
+
+
+def test_aia_turned_off_fetches_nothing(pki_judge, pki_http) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    pki_http.serve("/issuing.crt", body=inter.der())
+    leaf = inter.issue("mail.contoso.com", aia=pki_http.url("/issuing.crt"))
+    report = pki_judge(root, leaf, send=[], extra={"aia": {"enabled": False}})
+    assert outcome(report, Check.ISSUER_TRUSTED) == (False, Reason.INCOMPLETE_CHAIN)
+    assert pki_http.url("/issuing.crt") in message(report, Check.ISSUER_TRUSTED)
+    assert pki_http.requests == []
+
+
+def test_aia_and_crl_are_cached_across_refreshes(
+    make_tls, make_dns, write_config, tmp_path: Path, pki_http
+) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root, crl=pki_http.url("/root.crl"))
+    aia = pki_http.serve("/issuing.crt", body=inter.der())
+    crl = pki_http.serve("/root.crl", body=root.crl())
+    leaf = inter.issue("mail.contoso.com", aia=pki_http.url("/issuing.crt"))
+    tls = make_tls("127.0.1.1", leaf, send=[])
+    dns = make_dns(NAMES)
+    servers = [
+        {
+            "name": f"EXCH0{n}",
+            "fqdn": "exch01.contoso.local",
+            "urls": {c: f"https://mail.contoso.com:{tls.port}/{c}" for c in ("ews", "oab", "owa")},
+        }
+        for n in (1, 2)
+    ]
+    config = load_config(
+        str(write_config(lab_config(servers, dns, [root.write(tmp_path / "root.pem")])))
+    )
+    world = World()
+    for _ in range(3):
+        snapshot = run_cycle(config, world)
+        assert {r.verdict.checks[Check.ISSUER_TRUSTED].ok for r in snapshot.endpoints} == {True}
+        assert {r.verdict.checks[Check.NOT_REVOKED].ok for r in snapshot.endpoints} == {True}
+    # Six endpoints, three refreshes: one fetch each.
+    assert (aia.hits, crl.hits) == (1, 1)
+    # Control: a new cache fetches again.
+    run_cycle(config, World())
+    assert (aia.hits, crl.hits) == (2, 2)
+
+
+# --- Revocation: CRL -------------------------------------------------------------------
+
+
+def test_revoked_leaf_is_critical(pki_judge, pki_http) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    leaf = inter.issue("mail.contoso.com", crl=pki_http.url("/issuing.crl"))
+    pki_http.serve("/issuing.crl", body=inter.crl([(leaf.cert, NOW - 2 * DAY)]))
+    report = pki_judge(root, leaf)
+    assert outcome(report, Check.NOT_REVOKED) == (False, Reason.REVOKED)
+    text = message(report, Check.NOT_REVOKED)
+    assert "keyCompromise" in text
+    assert f"{(NOW - 2 * DAY):%Y-%m-%d}" in text
+    assert report.status is Status.CRITICAL
+    assert outcome(report, Check.ISSUER_TRUSTED) == (True, None)
+
+
+def test_leaf_not_listed_in_the_crl_passes(pki_judge, pki_http) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    other = inter.issue("other.contoso.com")
+    leaf = inter.issue("mail.contoso.com", crl=pki_http.url("/issuing.crl"))
+    pki_http.serve("/issuing.crl", body=inter.crl([(other.cert, NOW - DAY)]))
+    report = pki_judge(root, leaf)
+    assert outcome(report, Check.NOT_REVOKED) == (True, None)
+    assert report.status is Status.OK
+
+
+def test_revoked_intermediate_is_critical(pki_judge, pki_http) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root, crl=pki_http.url("/root.crl"))
+    pki_http.serve("/root.crl", body=root.crl([(inter.cert, NOW - DAY)]))
+    report = pki_judge(root, inter.issue("mail.contoso.com"))
+    assert outcome(report, Check.NOT_REVOKED) == (False, Reason.REVOKED)
+    assert "Contoso Issuing CA" in message(report, Check.NOT_REVOKED)
+
+
+def test_crl_signed_by_someone_else_is_not_believed(pki_judge, pki_http) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    impostor = CA("Contoso Issuing CA", parent=root)  # same name, other key
+    leaf = inter.issue("mail.contoso.com", crl=pki_http.url("/issuing.crl"))
+    pki_http.serve("/issuing.crl", body=impostor.crl([(leaf.cert, NOW - DAY)]))
+    report = pki_judge(root, leaf)
+    assert outcome(report, Check.NOT_REVOKED) == (None, Reason.REVOCATION_UNAVAILABLE)
+    assert "not signed by its issuer" in message(report, Check.NOT_REVOKED)
+
+
+def test_expired_crl_is_a_warning(pki_judge, pki_http) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    leaf = inter.issue("mail.contoso.com", crl=pki_http.url("/issuing.crl"))
+    stale = inter.crl(last_update=NOW - 20 * DAY, next_update=NOW - 3 * DAY)
+    pki_http.serve("/issuing.crl", body=stale)
+    report = pki_judge(root, leaf)
+    assert outcome(report, Check.NOT_REVOKED) == (None, Reason.CRL_EXPIRED)
+    assert report.status is Status.WARNING
+
+
+@pytest.mark.parametrize(
+    ("route", "expected"),
+    [
+        ({"hang": 30.0}, "no answer within the timeout"),
+        ({"stream": 50 << 20}, "larger than"),
+        ({"body": b"this is not a CRL"}, "is not a CRL"),
+        ({"status": 500}, "HTTP 500"),
+    ],
+    ids=["hangs", "50MB", "garbage", "http-500"],
+)
+def test_cdp_faults_are_bounded_warnings(pki_judge, pki_http, route, expected) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    leaf = inter.issue("mail.contoso.com", crl=pki_http.url("/issuing.crl"))
+    pki_http.serve("/issuing.crl", **route)
+    start = time.monotonic()
+    report = pki_judge(root, leaf, extra={"revocation": {"timeout": "1s"}})
+    assert time.monotonic() - start < 8
+    assert outcome(report, Check.NOT_REVOKED) == (None, Reason.REVOCATION_UNAVAILABLE)
+    assert expected in message(report, Check.NOT_REVOKED)
+    assert report.status is Status.WARNING
+
+
+def test_revocation_turned_off_fetches_nothing(pki_judge, pki_http) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    leaf = inter.issue("mail.contoso.com", crl=pki_http.url("/issuing.crl"))
+    pki_http.serve("/issuing.crl", body=inter.crl([(leaf.cert, NOW - DAY)]))
+    report = pki_judge(root, leaf, extra={"revocation": {"enabled": False}})
+    assert outcome(report, Check.NOT_REVOKED) == (None, None)
+    assert pki_http.requests == []
+
+
+# --- Revocation: OCSP, from Debian's openssl ocsp ---------------------------------------
+
+
+def test_ocsp_revoked_and_good(pki_judge, responders, pki_http) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    good = inter.issue("mail.contoso.com", ocsp=pki_http.url("/ocsp", "ocsp.contoso.com"))
+    bad = inter.issue("mail.contoso.com", ocsp=pki_http.url("/ocsp", "ocsp.contoso.com"))
+    responder = responders(inter, pki_http, [good.cert], [(bad.cert, NOW - DAY)])
+    revoked = pki_judge(root, bad)
+    assert outcome(revoked, Check.NOT_REVOKED) == (False, Reason.REVOKED)
+    assert "per OCSP" in message(revoked, Check.NOT_REVOKED)
+    assert revoked.status is Status.CRITICAL
+    fine = pki_judge(root, good)
+    assert outcome(fine, Check.NOT_REVOKED) == (True, None)
+    assert responder.answered == 2
+
+
+def test_ocsp_unknown_falls_back_to_the_crl(pki_judge, responders, pki_http) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    ocsp = pki_http.url("/ocsp", "ocsp.contoso.com")
+    leaf = inter.issue("mail.contoso.com", ocsp=ocsp, crl=pki_http.url("/i.crl"))
+    responders(inter, pki_http, [])  # does not know the certificate
+    pki_http.serve("/i.crl", body=inter.crl([(leaf.cert, NOW - DAY)]))
+    assert outcome(pki_judge(root, leaf), Check.NOT_REVOKED) == (False, Reason.REVOKED)
+    # Control: without the CRL, "unknown" alone leaves revocation unknown.
+    alone = inter.issue("mail.contoso.com", ocsp=ocsp)
+    report = pki_judge(root, alone)
+    assert outcome(report, Check.NOT_REVOKED) == (None, Reason.REVOCATION_UNAVAILABLE)
+    assert "does not know the certificate" in message(report, Check.NOT_REVOKED)
+
+
+# --- ldap:/// through the configured directory ------------------------------------------
+
+PKS = f"CN=Public Key Services,CN=Services,{CONFIG_DN}"
+
+
+def _pki_objects(inter: CA, crl: bytes) -> list[Obj]:
+    return [
+        Obj(f"CN=Services,{CONFIG_DN}", ["container"]),
+        Obj(PKS, ["container"]),
+        Obj(f"CN=AIA,{PKS}", ["container"]),
+        Obj(f"CN=CDP,{PKS}", ["container"]),
+        Obj(f"CN=DC01,CN=CDP,{PKS}", ["container"]),
+        Obj(
+            f"CN=Contoso Issuing CA,CN=AIA,{PKS}",
+            ["container", "pkiCA"],
+            {"cACertificate;binary": [inter.der()]},
+        ),
+        Obj(
+            f"CN=Contoso Issuing CA,CN=DC01,CN=CDP,{PKS}",
+            ["cRLDistributionPoint"],
+            {"certificateRevocationList;binary": [crl]},
+        ),
+    ]
+
+
+def _ldap_section(slapd: Any, password_file: Path, ca: Path) -> dict[str, Any]:
+    from tests.peers.slapd import BIND_DN
+
+    return {
+        "url": slapd.ldaps_url,
+        "bind_dn": BIND_DN,
+        "bind_password_file": str(password_file),
+        "ca_file": str(ca),
+        "timeout": "2s",
+    }
+
+
+def test_ldap_aia_and_cdp_through_the_directory(
+    pki_judge, make_slapd, password_file, ldap_tls_files
+) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    aia = f"ldap:///CN=Contoso%20Issuing%20CA,CN=AIA,{PKS}?cACertificate?base?objectClass=certificationAuthority"
+    cdp = f"ldap:///CN=Contoso%20Issuing%20CA,CN=DC01,CN=CDP,{PKS}?certificateRevocationList?base?objectClass=cRLDistributionPoint"
+    leaf = inter.issue("mail.contoso.com", aia=aia, crl=cdp)
+    slapd = make_slapd(_pki_objects(inter, inter.crl([(leaf.cert, NOW - DAY)])))
+    ldap = _ldap_section(slapd, password_file, ldap_tls_files["ca"])
+    report = pki_judge(root, leaf, send=[], extra={"ldap": ldap})
+    assert outcome(report, Check.ISSUER_TRUSTED) == (True, None)
+    assert outcome(report, Check.CHAIN_COMPLETE) == (False, Reason.INCOMPLETE_CHAIN)
+    assert outcome(report, Check.NOT_REVOKED) == (False, Reason.REVOKED)
+    # Control: without a configured directory the same URLs cannot be read.
+    alone = pki_judge(root, leaf, send=[])
+    assert outcome(alone, Check.ISSUER_TRUSTED) == (False, Reason.INCOMPLETE_CHAIN)
+    assert "no directory is configured" in message(alone, Check.ISSUER_TRUSTED)
+
+
+def test_ldap_url_naming_another_directory_is_refused(
+    pki_judge, make_slapd, password_file, ldap_tls_files
+) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    aia = f"ldap://dc99.fabrikam.com/CN=Contoso%20Issuing%20CA,CN=AIA,{PKS}?cACertificate"
+    slapd = make_slapd(_pki_objects(inter, inter.crl()))
+    ldap = _ldap_section(slapd, password_file, ldap_tls_files["ca"])
+    report = pki_judge(
+        root, inter.issue("mail.contoso.com", aia=aia), send=[], extra={"ldap": ldap}
+    )
+    assert outcome(report, Check.ISSUER_TRUSTED) == (False, Reason.INCOMPLETE_CHAIN)
+    assert "not the configured 127.0.0.1" in message(report, Check.ISSUER_TRUSTED)
