@@ -1,7 +1,8 @@
 """The check's verdict and its output in the Monitoring Plugins format.
 
-State per endpoint: the worst of its checks (name, issuer, date, DNS, reachability:
-CRITICAL; plain http or a missing URL: WARNING) and of its leaf and chain days to
+State per endpoint: the worst of its checks (name, issuer, date, DNS, reachability,
+revoked: CRITICAL; plain http, a missing URL, a chain completed over AIA, revocation
+unknown, hygiene: WARNING) and of its leaf and chain days to
 expiry against the check's own -w/-c ranges. The check's state is the worst of all;
 no endpoint at all is UNKNOWN. Output:
 
@@ -70,6 +71,7 @@ def endpoint_state(report: EndpointReport, warning: Range, critical: Range) -> E
     reasons = [
         o.reason.value for o in verdict.checks.values() if o.reason is not None and o.ok is not True
     ]
+    reasons += [a.reason.value for a in verdict.advisories if a.reason is not None]
     if leaf_state is not Status.OK:
         reasons.append(f"expires in {leaf:.0f} days")
     elif chain_state is not Status.OK:
@@ -141,6 +143,7 @@ def render_check(result: CheckResult, verbosity: int = 0) -> str:
             outcome = verdict.checks[check]
             if outcome.reason is not None and outcome.message and outcome.ok is not True:
                 lines.append(f"  {check.value}: {outcome.message}")
+        lines.extend(f"  hygiene: {a.message}" for a in verdict.advisories)
         if item.state is not Status.OK and "expires in" in " ".join(item.reasons):
             lines.append(
                 f"  expiry: leaf in {item.leaf_days:.1f} days, chain in {item.chain_days:.1f} days"

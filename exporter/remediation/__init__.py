@@ -8,13 +8,13 @@ pipeline and passed in. Every command comes from kb940726.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from exporter.certfacts import CertificateFacts
 from exporter.evaluate.outcome import Check, Reason
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Component, Endpoint, ExchangeVersion
 from exporter.probe.dns import DnsAnswer
+from exporter.remediation.chain import chain_steps
 from exporter.remediation.kb940726 import (
     AUTODISCOVER_APP_POOL,
     ps_quote,
@@ -22,25 +22,10 @@ from exporter.remediation.kb940726 import (
     set_url_command,
     setter_for,
 )
+from exporter.remediation.steps import Step, StepKind
 from exporter.remediation.suggest import suggest_host, suggested_url
 
 __all__ = ["Remediation", "Step", "StepKind", "build_remediation", "suggest_for"]
-
-
-class StepKind(StrEnum):
-    COMMAND = "command"  # an Exchange Management Shell command, complete
-    IIS = "iis"  # recycle the Autodiscover application pool
-    DNS = "dns"  # an internal DNS record
-    ADVICE = "advice"  # an action that needs a human choice (which CA, which file)
-
-
-@dataclass(frozen=True)
-class Step:
-    """One remediation step: ``text`` is complete and runnable for COMMAND, IIS, DNS."""
-
-    kind: StepKind
-    text: str
-    comment: str
 
 
 @dataclass(frozen=True)
@@ -87,9 +72,7 @@ def build_remediation(verdict: EndpointVerdict, suggested_dns: DnsAnswer | None)
             )
         )
     leaf = verdict.leaf
-    issuer = verdict.checks[Check.ISSUER_TRUSTED]
-    if issuer.ok is False and issuer.reason is not None:
-        steps.append(_issuer_step(endpoint, issuer.reason, leaf))
+    steps.extend(chain_steps(verdict))
     if leaf is not None and (
         verdict.checks[Check.DATE_VALID].ok is False or verdict.expiry_reason is not None
     ):
@@ -199,39 +182,6 @@ def _dns_steps(
             "run on a DNS server of the domain and adjust -ZoneName if the zone differs",
         )
     ]
-
-
-def _issuer_step(endpoint: Endpoint, reason: Reason, leaf: CertificateFacts | None) -> Step:
-    server = endpoint.server.name
-    thumb = leaf.thumbprint if leaf else "<thumbprint>"
-    if reason is Reason.SELF_SIGNED:
-        text = (
-            f"Replace the self-signed certificate on {server}: request one from your "
-            f"enterprise or a public CA for the names clients use, import it with "
-            f"Import-ExchangeCertificate -Server {server}, then "
-            f"Enable-ExchangeCertificate -Server {server} -Thumbprint <new thumbprint> "
-            f"-Services IIS"
-        )
-    elif reason is Reason.INCOMPLETE_CHAIN:
-        text = (
-            f"Install the issuing intermediate CA certificate on {server} "
-            f"(Import-Certificate -FilePath <intermediate.cer> "
-            f"-CertStoreLocation Cert:\\LocalMachine\\CA) and restart IIS (iisreset) "
-            f"so the server sends the whole chain"
-        )
-    elif reason in (Reason.UNTRUSTED_ROOT, Reason.UNKNOWN_ISSUER):
-        text = (
-            "Distribute the issuing root CA to domain-joined clients through Group Policy: "
-            "certutil -dspublish -f <root-ca.cer> RootCA (or Computer Configuration > "
-            "Windows Settings > Security Settings > Public Key Policies > Trusted Root "
-            "Certification Authorities)"
-        )
-    else:
-        text = (
-            f"Check the chain of certificate {thumb} on {server} with "
-            f"certutil -verify -urlfetch and replace what is invalid"
-        )
-    return Step(StepKind.ADVICE, text, f"{server}: the issuer is not trusted ({reason.value})")
 
 
 def _renew_step(endpoint: Endpoint, leaf: CertificateFacts, reason: Reason | None) -> Step:

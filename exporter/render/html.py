@@ -71,6 +71,8 @@ def _row(report: EndpointReport, index: int) -> str:
         _MARK[checks[Check.ISSUER_TRUSTED].ok],
         _MARK[checks[Check.DATE_VALID].ok],
         _MARK[checks[Check.DNS_MATCH].ok],
+        _MARK[checks[Check.CHAIN_COMPLETE].ok],
+        _MARK[checks[Check.NOT_REVOKED].ok],
         _days(report),
     ]
     tds = "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in cells)
@@ -94,6 +96,12 @@ def _details(report: EndpointReport, index: int) -> str:
             )
     if verdict.expiry_message:
         parts.append(f'<div class="reason"><b>expiry</b>: {escape(verdict.expiry_message)}</div>')
+    for advisory in verdict.advisories:
+        code = advisory.reason.value if advisory.reason else ""
+        parts.append(
+            f'<div class="reason"><b>hygiene</b> ({escape(code)}): '
+            f"{escape(advisory.message or '')}</div>"
+        )
     for n, step in enumerate(report.remediation.steps):
         if step.kind.value == "advice":
             parts.append(f'<div class="advice">{escape(step.text)}</div>')
@@ -112,7 +120,7 @@ def _details(report: EndpointReport, index: int) -> str:
             f'<div class="cert">Certificate: {escape(leaf.subject)} issued by '
             f"{escape(leaf.issuer)}, thumbprint {escape(leaf.thumbprint)}</div>"
         )
-    return f'<tr class="details"><td colspan="9">{"".join(parts)}</td></tr>'
+    return f'<tr class="details"><td colspan="11">{"".join(parts)}</td></tr>'
 
 
 def _discovery(snapshot: Snapshot) -> str:
@@ -164,7 +172,8 @@ def render_page(snapshot: Snapshot | None, now: dt.datetime) -> str:
     rows = "".join(_row(r, i) for i, r in enumerate(snapshot.endpoints))
     table = (
         '<table id="endpoints"><tr><th>Server</th><th>Component</th><th>Internal URL</th>'
-        "<th>Name</th><th>Issuer</th><th>Date</th><th>DNS</th><th>Days left</th>"
+        "<th>Name</th><th>Issuer</th><th>Date</th><th>DNS</th><th>Whole chain</th>"
+        "<th>Not revoked</th><th>Days left</th>"
         f"<th>Status</th></tr>{rows}</table>"
     )
     return (

@@ -58,6 +58,7 @@ def endpoint_json(report: EndpointReport) -> dict[str, Any]:
         "not_after": _iso(verdict.not_after),
         "chain_not_after": _iso(verdict.chain_not_after),
         "names": list(leaf.names) if leaf else [],
+        "advisories": [_reason(a) for a in verdict.advisories],
         "certificate": None
         if leaf is None
         else {

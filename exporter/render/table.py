@@ -10,8 +10,22 @@ from exporter.evaluate.outcome import Check, Status
 from exporter.pipeline import EndpointReport, Snapshot
 
 _COLOURS = {Status.OK: "32", Status.WARNING: "33", Status.CRITICAL: "31", Status.UNKNOWN: "35"}
-_HEADERS = ("SERVER", "COMPONENT", "URL", "NAME", "ISSUER", "DATE", "DNS", "DAYS", "STATUS")
+_HEADERS = (
+    "SERVER",
+    "COMPONENT",
+    "URL",
+    "NAME",
+    "ISSUER",
+    "DATE",
+    "DNS",
+    "CHAIN",
+    "REVOKED",
+    "DAYS",
+    "STATUS",
+)
 _MARKS = {True: "ok", False: "FAIL", None: "-"}
+# not_revoked reads as "is it revoked?": no (ok), YES (fail), - (unknown)
+_REVOKED = {True: "no", False: "YES", None: "-"}
 
 
 def _days(report: EndpointReport) -> str:
@@ -31,6 +45,8 @@ def _row(report: EndpointReport) -> list[str]:
         _MARKS[checks[Check.ISSUER_TRUSTED].ok],
         _MARKS[checks[Check.DATE_VALID].ok],
         _MARKS[checks[Check.DNS_MATCH].ok],
+        _MARKS[checks[Check.CHAIN_COMPLETE].ok],
+        _REVOKED[checks[Check.NOT_REVOKED].ok],
         _days(report),
         verdict.status.value.upper(),
     ]
@@ -71,6 +87,8 @@ def _details(report: EndpointReport) -> list[str]:
             out.append(f"    {check.value}: {outcome.message}")
     if verdict.expiry_message:
         out.append(f"    expiry: {verdict.expiry_message}")
+    for advisory in verdict.advisories:
+        out.append(f"    hygiene ({advisory.reason}): {advisory.message}")
     for step in report.remediation.steps:
         out.append(f"    fix ({step.kind.value}): {step.text}")
     return out

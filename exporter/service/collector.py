@@ -17,6 +17,8 @@ Exposition, per endpoint (labels ``server``, ``component``)::
     exchange_internal_url_cert_match{...} 0
     exchange_internal_url_cert_issuer_trusted{...} 1
     exchange_internal_url_cert_date_valid{...} 1
+    exchange_internal_url_chain_complete{...} 1
+    exchange_internal_url_cert_not_revoked{...} 1
     exchange_internal_url_cert_not_after_timestamp_seconds{...} 1.827e+09
     exchange_internal_url_chain_not_after_timestamp_seconds{...} 1.827e+09
     exchange_internal_url_status{...} 2
@@ -27,13 +29,10 @@ Exposition, per endpoint (labels ``server``, ``component``)::
                                            text="Set-WebServicesVirtualDirectory ..."} 1
 
 and for the exporter: ``exchange_discovery_success{source}``,
-``exchange_discovery_last_success_timestamp_seconds{source}``,
-``exchange_exporter_last_refresh_timestamp_seconds``,
-``exchange_exporter_refresh_duration_seconds``,
-``exchange_exporter_refresh_interval_seconds``,
-``exchange_exporter_config_last_reload_successful``,
-``exchange_exporter_config_last_reload_success_timestamp_seconds``,
-``exchange_exporter_build_info{version}``.
+``exchange_discovery_last_success_timestamp_seconds{source}``, and
+``exchange_exporter_`` ``last_refresh_timestamp_seconds``, ``refresh_duration_seconds``,
+``refresh_interval_seconds``, ``config_last_reload_successful``,
+``config_last_reload_success_timestamp_seconds``, ``build_info{version}``.
 """
 
 from __future__ import annotations
@@ -69,6 +68,14 @@ _CHECK_METRICS = {
     Check.DATE_VALID: (
         "exchange_internal_url_cert_date_valid",
         "1 if now lies within the certificate's validity.",
+    ),
+    Check.CHAIN_COMPLETE: (
+        "exchange_internal_url_chain_complete",
+        "1 if the server sends the whole chain; 0 if Windows must fetch a CA over AIA.",
+    ),
+    Check.NOT_REVOKED: (
+        "exchange_internal_url_cert_not_revoked",
+        "1 if no certificate of the chain is revoked (CRL, OCSP); 0 if one is.",
     ),
 }
 
@@ -254,6 +261,8 @@ def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
                 problem.add_metric([*labels, check.value, outcome.reason.value], 1)
         if verdict.expiry_reason is not None:
             problem.add_metric([*labels, "expiry", verdict.expiry_reason.value], 1)
+        for code in dict.fromkeys(a.reason.value for a in verdict.advisories if a.reason):
+            problem.add_metric([*labels, "hygiene", code], 1)
         target = endpoint.target
         server = endpoint.server
         info.add_metric(
