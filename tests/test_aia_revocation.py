@@ -51,6 +51,10 @@ def outcome(report, check: Check) -> tuple[bool | None, Reason | None]:
     return result.ok, result.reason
 
 
+def fixes(report) -> list[str]:
+    return [step.text for step in report.remediation.steps]
+
+
 def message(report, check: Check) -> str:
     return report.verdict.checks[check].message or ""
 
@@ -82,6 +86,11 @@ def test_intermediate_fetched_over_aia_is_trusted_but_incomplete(pki_judge, pki_
     assert report.status is Status.WARNING
     # It was asked for by name, at the host the URL names, resolved by internal DNS.
     assert pki_http.requests == [("GET", "/issuing.crt", f"pki.contoso.com:{pki_http.port}")]
+    assert fixes(report) == [
+        "Install the issuing intermediate CA certificate on EXCH01 (Import-Certificate "
+        "-FilePath <intermediate.cer> -CertStoreLocation Cert:\\LocalMachine\\CA) and restart "
+        "IIS (iisreset) so the server sends the whole chain"
+    ]
     # Control: the same server sending its intermediate is complete.
     sent = pki_judge(root, leaf)
     assert outcome(sent, Check.CHAIN_COMPLETE) == (True, None)
@@ -95,6 +104,8 @@ def test_aia_answering_404_leaves_the_issuer_untrusted(pki_judge, pki_http) -> N
     report = pki_judge(root, leaf, send=[])
     assert outcome(report, Check.ISSUER_TRUSTED) == (False, Reason.INCOMPLETE_CHAIN)
     assert "HTTP 404" in message(report, Check.ISSUER_TRUSTED)
+    assert len(fixes(report)) == 1
+    assert fixes(report)[0].startswith("Install the issuing intermediate CA certificate")
     assert outcome(report, Check.CHAIN_COMPLETE) == (None, None)
     assert report.status is Status.CRITICAL
 
@@ -169,6 +180,13 @@ def test_revoked_leaf_is_critical(pki_judge, pki_http) -> None:
     assert f"{(NOW - 2 * DAY):%Y-%m-%d}" in text
     assert report.status is Status.CRITICAL
     assert outcome(report, Check.ISSUER_TRUSTED) == (True, None)
+    thumb = report.verdict.leaf.thumbprint
+    assert fixes(report) == [
+        "A certificate of the chain EXCH01 sends is revoked: request a new certificate for "
+        "EXCH01 from a CA that is not revoked, import it with Import-ExchangeCertificate "
+        "-Server EXCH01, then Enable-ExchangeCertificate -Server EXCH01 -Thumbprint "
+        f"<new thumbprint> -Services IIS, and remove {thumb}"
+    ]
 
 
 def test_leaf_not_listed_in_the_crl_passes(pki_judge, pki_http) -> None:
@@ -211,6 +229,12 @@ def test_expired_crl_is_a_warning(pki_judge, pki_http) -> None:
     report = pki_judge(root, leaf)
     assert outcome(report, Check.NOT_REVOKED) == (None, Reason.CRL_EXPIRED)
     assert report.status is Status.WARNING
+    assert fixes(report) == [
+        "On the CA that issued the chain, publish a fresh CRL (certutil -crl) and make its "
+        "CRL distribution points reachable from clients; check with certutil -verify "
+        f"-urlfetch on certificate {report.verdict.leaf.thumbprint}. Exchange marks the "
+        "certificate RevocationCheckFailure until it can check"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -349,3 +373,49 @@ def test_ldap_url_naming_another_directory_is_refused(
     )
     assert outcome(report, Check.ISSUER_TRUSTED) == (False, Reason.INCOMPLETE_CHAIN)
     assert "not the configured 127.0.0.1" in message(report, Check.ISSUER_TRUSTED)
+
+
+# --- Nagios: the whole output, as a plugin's caller reads it ------------------------------
+
+
+def test_nagios_check_reports_revoked_and_incomplete_chains(
+    make_tls, make_dns, write_config, tmp_path: Path, pki_http
+) -> None:
+    from tests.conftest import run_exporter
+
+    root = CA("Contoso Root")
+    inter = CA("Contoso Issuing CA", parent=root)
+    pki_http.serve("/issuing.crt", body=inter.der())
+    revoked = inter.issue("mail.contoso.com", crl=pki_http.url("/issuing.crl"))
+    fetched = inter.issue("mail2.contoso.com", aia=pki_http.url("/issuing.crt"))
+    pki_http.serve("/issuing.crl", body=inter.crl([(revoked.cert, NOW - DAY)]))
+    bad = make_tls("127.0.1.1", revoked)
+    aia = make_tls("127.0.1.2", fetched, send=[])
+    dns = make_dns(
+        {**NAMES, "exch02.contoso.local": ["127.0.1.2"], "mail2.contoso.com": ["127.0.1.2"]}
+    )
+
+    def server(name: str, host: str, tls: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "fqdn": f"{name.lower()}.contoso.local",
+            "urls": {"ews": f"https://{host}:{tls.port}/EWS/Exchange.asmx"},
+        }
+
+    servers = [
+        server("EXCH01", "mail.contoso.com", bad),
+        server("EXCH02", "mail2.contoso.com", aia),
+    ]
+    config = lab_config(servers, dns, [root.write(tmp_path / "r.pem")])
+    path = str(write_config(config))
+    result = run_exporter("check", "--config.file", path, "--server", "EXCH01")
+    assert result.returncode == 2, result.stdout
+    first, *rest = result.stdout.splitlines()
+    assert first.startswith("EXCHANGE-CERT CRITICAL - 1 of 1 endpoints critical: EXCH01 ews")
+    assert "(revoked)" in first
+    assert any(line.startswith("  not_revoked: the certificate is revoked on") for line in rest)
+    assert any("fix: A certificate of the chain EXCH01 sends is revoked" in line for line in rest)
+    warned = run_exporter("check", "--config.file", path, "--server", "EXCH02")
+    assert warned.returncode == 1, warned.stdout
+    assert "EXCH02 ews (incomplete_chain)" in warned.stdout.splitlines()[0]
+    assert "phones and non-Windows clients will fail" in warned.stdout

@@ -83,6 +83,9 @@ def test_client_auth_only_leaf_is_wrong_usage(chain_judge) -> None:
     assert "the certificate is not valid for server authentication" in (
         report.verdict.checks[Check.ISSUER_TRUSTED].message
     )
+    (fix,) = [step.text for step in report.remediation.steps]
+    assert "include Server Authentication (the Web Server template)" in fix
+    assert "Enable-ExchangeCertificate -Server EXCH01 -Thumbprint <new thumbprint>" in fix
 
 
 @pytest.mark.parametrize("eku", [[ANY_EKU], [], [CLIENT_AUTH, SERVER_AUTH]])
@@ -208,6 +211,9 @@ def test_sha1_under_an_enterprise_root_is_trusted_with_a_warning(chain_judge, wh
     assert issuer(report) == (True, None)
     assert advisories(report) == [Reason.WEAK_SIGNATURE]
     assert report.status is Status.WARNING
+    (fix,) = [step.text for step in report.remediation.steps]
+    assert fix.startswith(f"When certificate {report.verdict.leaf.thumbprint} on EXCH01")
+    assert "issue it with a SHA-256 signature" in fix
     # Control: the same chain signed with SHA-256 has no advisory.
     clean = CA("Issuing", parent=root).issue("mail.contoso.com")
     assert advisories(chain_judge(root, clean)) == []
