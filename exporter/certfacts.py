@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
+
+# Windows accepts a negative or zero serial (old AD CS and some appliances issued
+# them); cryptography parses it with a warning on every access. The certificate is
+# judged like any other, so the warning is only noise in the exporter's log.
+warnings.filterwarnings(
+    "ignore", "Parsed a serial number which wasn't positive", CryptographyDeprecationWarning
+)
 
 
 @dataclass(frozen=True)

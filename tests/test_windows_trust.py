@@ -15,6 +15,7 @@ from cryptography import x509
 from exporter.certfacts import parse_chain
 from exporter.evaluate.chain import judge_chain
 from exporter.evaluate.outcome import Check, Reason, Status
+from exporter.lab.certbits import negate_serial
 from exporter.lab.pki import ANY_EKU, CLIENT_AUTH, SERVER_AUTH
 from exporter.probe.handshakes import probe_tls
 from exporter.probe.tls import TlsClient
@@ -116,9 +117,16 @@ def test_critical_ca_eku_is_no_reason(chain_judge) -> None:
         {"bc_critical": False},
         {"key_usage": False},
         {"critical_policies": True},
+        {"critical_policies": True, "policy_constraints": True},
         {"aki_by_issuer": True},
     ],
-    ids=["bc-not-critical", "no-key-usage", "critical-policies", "aki-issuer-serial"],
+    ids=[
+        "bc-not-critical",
+        "no-key-usage",
+        "critical-policies",
+        "critical-policy-constraints-inhibit-any",
+        "aki-issuer-serial",
+    ],
 )
 def test_legacy_intermediate_shapes_are_trusted(chain_judge, shape) -> None:
     root = CA("Contoso Root")
@@ -133,6 +141,20 @@ def test_root_without_key_usage_and_loose_bc_anchors(chain_judge) -> None:
     root = CA("Class 2 Root", key_usage=False, bc_critical=False)
     inter = CA("Issuing", parent=root)
     assert issuer(chain_judge(root, inter.issue("mail.contoso.com"))) == (True, None)
+
+
+def test_negative_serial_and_pss_with_a_short_salt_are_trusted(chain_judge) -> None:
+    root = CA("Contoso RSA Root", key="rsa2048")
+    inter = CA("PSS Issuing", parent=root, key="rsa2048", digest="pss20")
+    issued = inter.issue("mail.contoso.com")
+    issued.cert = negate_serial(issued.cert, inter.key)
+    assert issued.cert.serial_number < 0
+    report = chain_judge(root, issued)
+    assert issuer(report) == (True, None)
+    assert report.verdict.checks[Check.NAME_MATCH].ok is True
+    # Control: the same PSS intermediate with a broken signature is refused.
+    forged = CA("PSS Issuing", parent=CA("Contoso RSA Root", key="rsa2048"), key="rsa2048")
+    assert issuer(chain_judge(root, forged.issue("mail.contoso.com")))[0] is False
 
 
 def test_v1_root_anchors(chain_judge) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import warnings
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID
 from OpenSSL import crypto
 
@@ -88,9 +88,29 @@ def _resign(
     return legacy.to_cryptography()
 
 
+def negate_serial(cert: x509.Certificate, issuer_key: PrivateKey) -> x509.Certificate:
+    """The same certificate with a negative serial number (its first byte's high bit
+    set), re-signed: RFC 5280 forbids it, Windows accepts it."""
+    der = bytearray(cert.public_bytes(serialization.Encoding.DER))
+    serial = cert.serial_number.to_bytes((cert.serial_number.bit_length() + 7) // 8, "big")
+    der[der.index(serial)] |= 0x80
+    legacy = crypto.load_certificate(crypto.FILETYPE_ASN1, bytes(der))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        legacy.sign(crypto.PKey.from_cryptography_key(issuer_key), "sha256")
+    return legacy.to_cryptography()
+
+
 def sign(
     builder: x509.CertificateBuilder, key: PrivateKey, digest: str, version1: bool = False
 ) -> x509.Certificate:
+    """``digest``: ``sha256``; ``sha1`` (re-signed); ``pss20``, RSA-PSS with SHA-256 and
+    a 20-byte salt (Windows accepts it; the Web PKI profile wants the hash length)."""
+    if digest == "pss20":
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise TypeError("an RSA-PSS signature needs an RSA issuer key")
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=20)
+        return builder.sign(key, hashes.SHA256(), rsa_padding=pss)
     cert = builder.sign(key, hashes.SHA256())
     if digest != "sha256" or version1:
         cert = _resign(cert, key, digest, version1)

@@ -81,7 +81,8 @@ class CA:
     hierarchies have: ``eku`` (the CA's EKU list, None for none) and
     ``eku_critical``; ``bc_critical``; ``basic_constraints`` (False: none at all)
     and ``is_ca`` (the cA flag); ``key_usage`` (False: none); ``key`` (``ec``,
-    ``rsa1024``, ...); ``digest`` (``sha1`` re-signs); ``critical_policies``;
+    ``rsa1024``, ...); ``digest`` (``sha1``, ``pss20``); ``critical_policies``;
+    ``policy_constraints`` (critical policyConstraints and inhibitAnyPolicy);
     ``path_length``; ``version1`` (a v1 root); ``aki_by_issuer`` (an AKI naming
     the issuer and serial, without keyIdentifier); ``aia``/``ocsp``/``crl``: the
     pointers written into this CA's own certificate.
@@ -106,6 +107,7 @@ class CA:
         bc_critical: bool = True,
         key_usage: bool = True,
         critical_policies: bool = False,
+        policy_constraints: bool = False,
         path_length: int | None = None,
         name_constraints: x509.NameConstraints | None = None,
         version1: bool = False,
@@ -138,6 +140,7 @@ class CA:
                 eku=eku,
                 eku_critical=eku_critical,
                 critical_policies=critical_policies,
+                policy_constraints=policy_constraints,
                 name_constraints=name_constraints,
                 aki_by_issuer=aki_by_issuer,
             )
@@ -156,6 +159,7 @@ class CA:
         eku: list[x509.ObjectIdentifier] | None,
         eku_critical: bool,
         critical_policies: bool,
+        policy_constraints: bool,
         name_constraints: x509.NameConstraints | None,
         aki_by_issuer: bool,
     ) -> x509.CertificateBuilder:
@@ -169,6 +173,10 @@ class CA:
         if critical_policies:
             policy = x509.PolicyInformation(x509.ObjectIdentifier("2.5.29.32.0"), None)
             builder = builder.add_extension(x509.CertificatePolicies([policy]), critical=True)
+        if policy_constraints:
+            constraints = x509.PolicyConstraints(None, 0)
+            builder = builder.add_extension(constraints, critical=True)
+            builder = builder.add_extension(x509.InhibitAnyPolicy(1), critical=True)
         if name_constraints is not None:
             builder = builder.add_extension(name_constraints, critical=True)
         builder = builder.add_extension(
