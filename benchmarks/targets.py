@@ -1,10 +1,14 @@
 """Benchmark targets: Debian's nginx-light with one server block per loopback
 address (127.1.x.y:8443), TLS 1.2 and 1.3, an ECDSA or RSA leaf under a test CA,
-and a DNS server (dnsmasq) that knows every target's name.
+and a DNS server (dnsmasq) that knows every target's name. The leaf and its
+intermediate name CRL distribution points that the same nginx serves over plain
+HTTP on :data:`CRL_ADDRESS`, as an AD CS web CDP does, so a refresh with
+revocation on has real CRLs to fetch and judge.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -17,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from exporter.lab.pki import CA, DAY, NOW
 
 PORT = 8443
+CRL_ADDRESS = "127.0.9.1"
 
 
 def address(index: int) -> str:
@@ -44,6 +49,11 @@ class Targets:
         self.process.wait(timeout=10)
 
 
+def _crl_point(name: str) -> x509.CRLDistributionPoints:
+    uri = x509.UniformResourceIdentifier(f"http://{CRL_ADDRESS}/{name}")
+    return x509.CRLDistributionPoints([x509.DistributionPoint([uri], None, None, None)])
+
+
 def _leaf(ca: CA, key_type: str, directory: Path) -> tuple[Path, Path]:
     key = (
         ec.generate_private_key(ec.SECP256R1())
@@ -60,6 +70,7 @@ def _leaf(ca: CA, key_type: str, directory: Path) -> tuple[Path, Path]:
         .not_valid_before(NOW - DAY)
         .not_valid_after(NOW + 365 * DAY)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("*.contoso.test")]), False)
+        .add_extension(_crl_point("issuing.crl"), False)
         .sign(ca.key, hashes.SHA256())
     )
     cert_path, key_path = directory / f"leaf-{key_type}.pem", directory / f"leaf-{key_type}.key"
@@ -78,18 +89,25 @@ def _leaf(ca: CA, key_type: str, directory: Path) -> tuple[Path, Path]:
 def start_targets(count: int, key_type: str, workdir: Path) -> Targets:
     workdir.mkdir(parents=True, exist_ok=True)
     root = CA("Bench Root")
-    issuing = CA("Bench Issuing", parent=root)
+    issuing = CA("Bench Issuing", parent=root, crl=f"http://{CRL_ADDRESS}/root.crl")
     ca_file = root.write(workdir / "root.pem")
+    crls = workdir / "crl"
+    crls.mkdir(exist_ok=True)
+    (crls / "root.crl").write_bytes(root.crl())
+    (crls / "issuing.crl").write_bytes(issuing.crl())
     cert, key = _leaf(issuing, key_type, workdir)
     servers = "\n".join(
         f"server {{ listen {address(i)}:{PORT} ssl; ssl_certificate {cert}; "
         f"ssl_certificate_key {key}; ssl_protocols TLSv1.2 TLSv1.3; return 204; }}"
         for i in range(count)
     )
+    # The CRLs lie in a private temporary directory: as root, the worker reads them
+    # as root too (nginx ignores the directive, with a warning, for anyone else).
+    user = "user root;\n" if os.geteuid() == 0 else ""
     conf = workdir / "nginx.conf"
     conf.write_text(f"""
 daemon off;
-worker_processes 1;
+{user}worker_processes 1;
 pid {workdir}/nginx.pid;
 error_log {workdir}/error.log;
 events {{ worker_connections 4096; }}
@@ -101,6 +119,7 @@ http {{
   uwsgi_temp_path {workdir}/tmp;
   scgi_temp_path {workdir}/tmp;
   {servers}
+  server {{ listen {CRL_ADDRESS}:80; root {crls}; default_type application/pkix-crl; }}
 }}
 """)
     (workdir / "tmp").mkdir(exist_ok=True)
