@@ -18,7 +18,7 @@ from tests.ad_data import CONFIG_DN, Obj
 from tests.conftest import lab_config
 from tests.peers.ocsp import OcspResponder
 from tests.peers.pki_http import PkiHttp
-from tests.pki import CA, DAY, NOW
+from tests.pki import CA, DAY, NOW, legacy
 
 PKI = "127.0.3.1"
 NAMES = {
@@ -207,6 +207,21 @@ def test_revoked_intermediate_is_critical(pki_judge, pki_http) -> None:
     report = pki_judge(root, inter.issue("mail.contoso.com"))
     assert outcome(report, Check.NOT_REVOKED) == (False, Reason.REVOKED)
     assert "Contoso Issuing CA" in message(report, Check.NOT_REVOKED)
+
+
+def test_sha1_crl_of_an_old_ad_cs_hierarchy_is_read(pki_judge, pki_http) -> None:
+    """AD CS CAs built before 2012 sign CRLs with SHA-1; Windows reads them."""
+    root = CA("Contoso 2008 Root", key="rsa2048")
+    inter = CA("Contoso 2008 Issuing", parent=root, key="rsa2048", digest="sha1")
+    leaf = inter.issue("mail.contoso.com", crl=pki_http.url("/old.crl"))
+    pki_http.serve("/old.crl", body=inter.crl([(leaf.cert, NOW - DAY)], sha1=True))
+    revoked = pki_judge(root, leaf, tweak=legacy)
+    assert outcome(revoked, Check.NOT_REVOKED) == (False, Reason.REVOKED)
+    fine = inter.issue("mail.contoso.com", crl=pki_http.url("/old-empty.crl"))
+    pki_http.serve("/old-empty.crl", body=inter.crl(sha1=True))
+    report = pki_judge(root, fine, tweak=legacy)
+    assert outcome(report, Check.NOT_REVOKED) == (True, None)
+    assert [a.reason for a in report.verdict.advisories] == [Reason.WEAK_SIGNATURE]
 
 
 def test_crl_signed_by_someone_else_is_not_believed(pki_judge, pki_http) -> None:

@@ -5,7 +5,6 @@ one thing (a serverAuth-only CA passes, a clientAuth-only one fails)."""
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,7 @@ from exporter.lab.pki import ANY_EKU, CLIENT_AUTH, SERVER_AUTH
 from exporter.probe.handshakes import probe_tls
 from exporter.probe.tls import TlsClient
 from exporter.truststore import TrustStore
-from tests.pki import CA, DAY, NOW
-
-
-def legacy(context: ssl.SSLContext) -> None:
-    """Security level 0, so OpenSSL serves RSA-1024 and SHA-1 chains as old IIS does."""
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+from tests.pki import CA, DAY, NOW, legacy
 
 
 @pytest.fixture

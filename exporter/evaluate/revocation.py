@@ -119,11 +119,13 @@ def judge_crl(
         return CertStatus(Answer.UNUSABLE, f"{url} is not a CRL")
     if crl.issuer != cert.issuer:
         return CertStatus(Answer.UNUSABLE, f"{url} is a CRL of {crl.issuer.rfc4514_string()}")
-    try:
-        valid = crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
-    except Exception:  # noqa: BLE001 - an unsupported key or algorithm
-        valid = False
-    if not valid:
+    if not _signed_by(
+        issuer.public_key(),
+        crl.signature,
+        crl.tbs_certlist_bytes,
+        _hash_of(crl),
+        _padding_of(crl),
+    ):
         return CertStatus(Answer.UNUSABLE, f"the CRL at {url} is not signed by its issuer")
     revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
     if revoked is not None:
@@ -192,28 +194,72 @@ def _ocsp_signed_for(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> b
     signers = [issuer]
     for delegate in response.certificates:
         try:
-            delegate.verify_directly_issued_by(issuer)
             usage = delegate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except Exception:  # noqa: BLE001, S112 - not issued by the CA, or no EKU: not a delegate
+        except Exception:  # noqa: BLE001, S112 - no EKU: not a delegate
             continue
-        if ExtendedKeyUsageOID.OCSP_SIGNING in usage:
+        issued = delegate.issuer == issuer.subject and _signed_by(
+            issuer.public_key(),
+            delegate.signature,
+            delegate.tbs_certificate_bytes,
+            _hash_of(delegate),
+            _padding_of(delegate),
+        )
+        if issued and ExtendedKeyUsageOID.OCSP_SIGNING in usage:
             signers.append(delegate)
     algorithm = response.signature_hash_algorithm
-    for signer in signers:
-        key = signer.public_key()
-        try:
-            if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
-                key.verify(
-                    response.signature, response.tbs_response_bytes, padding.PKCS1v15(), algorithm
-                )
-            elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
-                key.verify(response.signature, response.tbs_response_bytes, ec.ECDSA(algorithm))
-            else:
-                continue
-        except InvalidSignature:
-            continue
-        return True
-    return False
+    return any(
+        _signed_by(
+            signer.public_key(),
+            response.signature,
+            response.tbs_response_bytes,
+            algorithm,
+            padding.PKCS1v15(),
+        )
+        for signer in signers
+    )
+
+
+Signed = x509.Certificate | x509.CertificateRevocationList
+
+
+def _hash_of(signed: Signed) -> hashes.HashAlgorithm | None:
+    try:
+        return signed.signature_hash_algorithm
+    except Exception:  # noqa: BLE001 - an algorithm cryptography does not name
+        return None
+
+
+def _padding_of(signed: Signed) -> padding.AsymmetricPadding:
+    """PKCS #1 v1.5 or the PSS the signature names; cryptography cannot describe
+    ecdsa-with-SHA1's parameters, and ECDSA needs none from here."""
+    try:
+        params = signed.signature_algorithm_parameters
+    except Exception:  # noqa: BLE001 - see the docstring
+        return padding.PKCS1v15()
+    return params if isinstance(params, padding.PSS | padding.PKCS1v15) else padding.PKCS1v15()
+
+
+def _signed_by(
+    key: object,
+    signature: bytes,
+    data: bytes,
+    algorithm: hashes.HashAlgorithm | None,
+    rsa_padding: padding.AsymmetricPadding,
+) -> bool:
+    """Whether ``key`` made ``signature`` over ``data``. cryptography's X.509-level
+    checks (``is_signature_valid``, ``verify_directly_issued_by``) refuse SHA-1,
+    which AD CS hierarchies built before 2012 still sign their CRLs with and which
+    Windows accepts under them; its key primitives verify it."""
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
+            key.verify(signature, data, rsa_padding, algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            key.verify(signature, data, ec.ECDSA(algorithm))
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
 
 
 def _load_crl(body: bytes) -> x509.CertificateRevocationList | None:

@@ -115,3 +115,19 @@ def sign(
     if digest != "sha256" or version1:
         cert = _resign(cert, key, digest, version1)
     return cert
+
+
+_SHA256_RSA = bytes.fromhex("2a864886f70d01010b")  # 1.2.840.113549.1.1.11, DER body
+_SHA1_RSA = bytes.fromhex("2a864886f70d010105")  # 1.2.840.113549.1.1.5
+
+
+def sha1_crl(crl_der: bytes, key: PrivateKey) -> bytes:
+    """The same CRL signed with SHA-1, as AD CS CAs built before 2012 sign theirs
+    (cryptography will not): both algorithm identifiers swapped, the signature
+    remade over the new to-be-signed bytes. RSA keys only (same signature size)."""
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError("a SHA-1 lab CRL needs an RSA CA key")
+    swapped = crl_der.replace(_SHA256_RSA, _SHA1_RSA)
+    crl = x509.load_der_x509_crl(swapped)
+    signature = key.sign(crl.tbs_certlist_bytes, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+    return swapped.replace(crl.signature, signature)

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from exporter.lab.certbits import CA_KEY_USAGE, PrivateKey, make_key, pointers, sign
+from exporter.lab.certbits import CA_KEY_USAGE, PrivateKey, make_key, pointers, sha1_crl, sign
 
 NOW = dt.datetime.now(dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -75,18 +75,14 @@ class Issued:
 
 
 class CA:
-    """A certificate authority: a root when ``parent`` is None, else an intermediate.
-
-    The defaults are a clean Web PKI CA. The keyword arguments make the shapes real
-    hierarchies have: ``eku`` (the CA's EKU list, None for none) and
-    ``eku_critical``; ``bc_critical``; ``basic_constraints`` (False: none at all)
-    and ``is_ca`` (the cA flag); ``key_usage`` (False: none); ``key`` (``ec``,
-    ``rsa1024``, ...); ``digest`` (``sha1``, ``pss20``); ``critical_policies``;
-    ``policy_constraints`` (critical policyConstraints and inhibitAnyPolicy);
-    ``path_length``; ``version1`` (a v1 root); ``aki_by_issuer`` (an AKI naming
-    the issuer and serial, without keyIdentifier); ``aia``/``ocsp``/``crl``: the
-    pointers written into this CA's own certificate.
-    """
+    """A certificate authority: a root when ``parent`` is None, else an intermediate;
+    by default a clean Web PKI CA. The keywords make the shapes real hierarchies
+    have: ``eku`` (None: no EKU), ``eku_critical``, ``bc_critical``,
+    ``basic_constraints`` (False: none), ``is_ca``, ``key_usage`` (False: none),
+    ``key`` (``ec``, ``rsa1024``, ...), ``digest`` (``sha1``, ``pss20``),
+    ``critical_policies``, ``policy_constraints`` (critical, with inhibitAnyPolicy),
+    ``path_length``, ``version1``, ``aki_by_issuer`` (no keyIdentifier), and the
+    ``aia``/``ocsp``/``crl`` pointers of this CA's own certificate."""
 
     cert: x509.Certificate
     key: PrivateKey
@@ -219,8 +215,10 @@ class CA:
         last_update: dt.datetime = NOW - DAY,
         next_update: dt.datetime = NOW + 7 * DAY,
         reason: x509.ReasonFlags = x509.ReasonFlags.key_compromise,
+        sha1: bool = False,
     ) -> bytes:
-        """A DER CRL signed by this CA listing ``revoked`` (certificate, when)."""
+        """A DER CRL signed by this CA listing ``revoked`` (certificate, when);
+        ``sha1`` signs it with SHA-1 (an RSA CA only)."""
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.cert.subject)
@@ -236,7 +234,8 @@ class CA:
                 .build()
             )
             builder = builder.add_revoked_certificate(entry)
-        return builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        der = builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        return sha1_crl(der, self.key) if sha1 else der
 
     def issue(
         self,
