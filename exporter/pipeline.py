@@ -20,7 +20,7 @@ from exporter.evaluate.outcome import Status, worst
 from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint
 from exporter.model import Endpoint
 from exporter.pki.fetch import FetchCache, Fetcher
-from exporter.pki.judge import PkiSettings, judge_chains
+from exporter.pki.judge import judge_chains
 from exporter.probe.dns import DnsResolver
 from exporter.probe.processes import probe_in_processes
 from exporter.probe.runner import ProbeSettings, probe_all
@@ -101,12 +101,8 @@ def run_cycle(
         config.trust.store,
         now,
         Fetcher(resolver, config.ldap, world.fetch_cache),
-        PkiSettings(
-            aia=config.aia.enabled,
-            revocation=config.revocation.enabled,
-            aia_timeout=config.aia.timeout,
-            revocation_timeout=config.revocation.timeout,
-        ),
+        config.aia,
+        config.revocation,
     )
     verdicts = [
         evaluate_endpoint(p, config.trust.store, config.thresholds, now, chains) for p in probes

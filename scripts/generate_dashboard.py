@@ -280,6 +280,24 @@ def build() -> dict[str, object]:
                 "FAIL: the URL's host does not resolve to the server.",
             )
         )
+        .with_panel(
+            matrix(
+                "Whole chain sent",
+                "exchange_internal_url_chain_complete",
+                ok_fail(),
+                "FAIL: the server does not send its intermediate; Windows fetches it over AIA, "
+                "phones and non-Windows clients fail.",
+            )
+        )
+        .with_panel(
+            matrix(
+                "Not revoked",
+                "exchange_internal_url_cert_not_revoked",
+                ok_fail(),
+                "FAIL: a certificate of the chain is revoked. Empty: revocation could not be "
+                "checked or the chain names no CRL or OCSP responder (see Current problems).",
+            )
+        )
         .with_row(db.Row("Expiry"))
         .with_panel(
             expiry_gauge(

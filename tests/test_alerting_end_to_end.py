@@ -14,6 +14,7 @@ import yaml
 
 from exporter.lab.pki import CA
 from tests.conftest import lab_config
+from tests.peers.pki_http import PkiHttp
 from tests.peers.prometheus import Alertmanager, Prometheus, Receiver
 
 ROOT = Path(__file__).parent.parent
@@ -40,10 +41,23 @@ def receiver():
 
 
 def test_page_carries_the_fix_and_resolves(
-    tmp_path, make_tls, make_dns, write_config, root_file, issuing_ca: CA, start_exporter, receiver
+    request,
+    tmp_path,
+    make_tls,
+    make_dns,
+    write_config,
+    root_file,
+    issuing_ca: CA,
+    start_exporter,
+    receiver,
 ) -> None:
     start = time.monotonic()
-    mail = issuing_ca.issue("mail.contoso.com")
+    # A CDP, so the dashboard's revocation matrix has data like the others.
+    cdp = PkiHttp("127.0.6.9")
+    cdp.serve("/issuing.crl", body=issuing_ca.crl())
+    request.addfinalizer(cdp.close)
+    crl = cdp.url("/issuing.crl", host="127.0.6.9")
+    mail = issuing_ca.issue("mail.contoso.com", crl=crl)
     tls = make_tls("127.0.6.1", mail)
     dns = make_dns({"exch01.contoso.local": ["127.0.6.1"], "mail.contoso.com": ["127.0.6.1"]})
     config = lab_config(
@@ -156,7 +170,7 @@ def test_page_carries_the_fix_and_resolves(
         assert empty == []
 
         # The admin fixes it: the certificate now names the URL's host.
-        fixed = issuing_ca.issue("mail.contoso.com", "exch01.contoso.local")
+        fixed = issuing_ca.issue("mail.contoso.com", "exch01.contoso.local", crl=crl)
         tls.replace_certificate(fixed.write(tmp_path, "fixed"))
 
         def resolved(path, body):

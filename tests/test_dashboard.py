@@ -58,6 +58,8 @@ def test_matrix_and_fix_panels_exist() -> None:
         "Issuer trusted",
         "Date valid",
         "Internal DNS",
+        "Whole chain sent",
+        "Not revoked",
         "Status",
         "Days to expiry (leaf)",
         "Current problems",

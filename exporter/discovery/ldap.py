@@ -36,7 +36,6 @@ SERVER_ATTRS = [
     "msExchCurrentServerRoles",
 ]
 SCP_ATTRS = ["cn", "serviceBindingInformation", "keywords"]
-_T = TypeVar("_T")
 VDIR_ATTRS = ["cn", "objectClass", "msExchInternalHostName", "msExchExternalHostName"]
 
 
@@ -166,6 +165,9 @@ class _Session:
     def __exit__(self, *_exc: object) -> None:
         with contextlib.suppress(lx.LDAPException, OSError):
             self.conn.unbind()
+
+
+_T = TypeVar("_T")
 
 
 def _guarded(cfg: LdapConfig, work: Callable[[_Session], _T]) -> _T:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
@@ -100,13 +100,13 @@ def _judge(
     certs = [x509.load_der_x509_certificate(c.der) for c in chain]
     when = verification_time(chain[0], now)
     result = build_path(certs[0], certs[1:], store, when)
-    fetched: list[x509.Certificate] = []
-    used: list[str] = []
-    tried: list[str] = []
+    attempt = _AiaAttempt(result)
     if not result.built and result.stuck is not None and aia and fetch is not None:
-        result = _complete_over_aia(certs, result, store, when, fetch, fetched, used, tried)
+        attempt = _complete_over_aia(certs, result, store, when, fetch)
+        result = attempt.result
     if not result.built:
         issuer = diagnose(certs, result, store, when)
+        tried = attempt.tried
         if tried and issuer.reason in (Reason.INCOMPLETE_CHAIN, Reason.UNKNOWN_ISSUER):
             issuer = Outcome.failed(
                 Reason.INCOMPLETE_CHAIN,
@@ -118,17 +118,17 @@ def _judge(
     path = result.path
     issuer = windows_policy(path, store)
     complete = Outcome.passed()
-    if used:
-        names = ", ".join(c.subject.rfc4514_string() for c in fetched)
+    if attempt.used:
+        names = ", ".join(c.subject.rfc4514_string() for c in attempt.fetched)
         complete = Outcome.failed(
             Reason.INCOMPLETE_CHAIN,
             f"the server does not send the intermediate certificate {names}; Windows fetches "
-            f"it from {', '.join(used)}, but phones and non-Windows clients will fail",
+            f"it from {', '.join(attempt.used)}, but phones and non-Windows clients will fail",
         )
     revoked = Outcome.not_judged()
     if revocation and fetch is not None and issuer.ok:
         revoked = _revocation(path, now, fetch)
-    return ChainJudgement(issuer, complete, revoked, hygiene(path), tuple(used))
+    return ChainJudgement(issuer, complete, revoked, hygiene(path), tuple(attempt.used))
 
 
 def _aia_hint(result: PathResult, issuer: Outcome) -> Outcome:
@@ -145,17 +145,27 @@ def _aia_hint(result: PathResult, issuer: Outcome) -> Outcome:
     )
 
 
+@dataclass
+class _AiaAttempt:
+    """Where completing a chain over AIA got: the last path result, the certificates
+    fetched and the URLs they came from, and what failed on the way."""
+
+    result: PathResult
+    fetched: list[x509.Certificate] = field(default_factory=list)
+    used: list[str] = field(default_factory=list)
+    tried: list[str] = field(default_factory=list)
+
+
 def _complete_over_aia(
     certs: list[x509.Certificate],
     result: PathResult,
     store: TrustStore,
     when: dt.datetime,
     fetch: Fetch,
-    fetched: list[x509.Certificate],
-    used: list[str],
-    tried: list[str],
-) -> PathResult:
+) -> _AiaAttempt:
     """Fetch the missing issuer from each stuck certificate's AIA, up the chain."""
+    attempt = _AiaAttempt(result)
+    fetched, used, tried = attempt.fetched, attempt.used, attempt.tried
     for _ in range(MAX_CHAIN_DEPTH):
         stuck = result.stuck
         if stuck is None:
@@ -178,10 +188,10 @@ def _complete_over_aia(
         if found is None or found in fetched:
             break
         fetched.append(found)
-        result = build_path(certs[0], certs[1:] + fetched, store, when)
+        result = attempt.result = build_path(certs[0], certs[1:] + fetched, store, when)
         if result.built:
             break
-    return result
+    return attempt
 
 
 def _certificates(body: bytes) -> list[x509.Certificate]:

@@ -25,12 +25,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from exporter.config.ldap import LdapConfig
 from exporter.probe.dns import DnsResolver
 
 FAILURE_TTL = 30.0
+MAX_ENTRIES = 4096
 MAX_REDIRECTS = 3
 _USER_AGENT = "Microsoft-CryptoAPI/10.0"  # what Windows' chain engine sends
 
@@ -67,12 +68,12 @@ class FetchCache:
         entry = self._entries.get(key)
         return entry if entry is not None and entry.expires_at > now else None
 
-    def put(self, key: tuple[str, bytes], entry: Fetched) -> None:
+    def put(self, key: tuple[str, bytes], entry: Fetched, now: float) -> None:
         with self._guard:
             self._entries[key] = entry
-            if len(self._entries) > 4096:  # bounded: drop what has expired
-                now = time.time()
+            if len(self._entries) > MAX_ENTRIES:  # bounded: drop what has expired
                 self._entries = {k: v for k, v in self._entries.items() if v.expires_at > now}
+                self._locks = {k: v for k, v in self._locks.items() if k in self._entries}
 
 
 class Fetcher:
@@ -117,7 +118,7 @@ class Fetcher:
                 until = good_until(body) if good_until is not None else None
                 expires = now + lifetime if until is None else min(now + lifetime, until)
                 entry = Fetched(url, body, None, expires)
-            self.cache.put(key, entry)
+            self.cache.put(key, entry, now)
             return entry
 
     def _fetch(
@@ -214,16 +215,15 @@ def _http_exchange(
     address: str,
     port: int,
     host: str,
-    parts: object,
+    parts: SplitResult,
     post: bytes | None,
     content_type: str,
     max_bytes: int,
     deadline: float,
     url: str,
 ) -> tuple[int, dict[str, str], bytes]:
-    path = getattr(parts, "path", "") or "/"
-    query = getattr(parts, "query", "")
-    target = f"{path}?{query}" if query else path
+    path = parts.path or "/"
+    target = f"{path}?{parts.query}" if parts.query else path
     remaining = deadline - time.monotonic()
     connection = http.client.HTTPConnection(address, port, timeout=max(0.05, remaining))
     try:

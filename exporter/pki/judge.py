@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from exporter.certfacts import CertificateFacts
+from exporter.config.schema import FetchConfig
 from exporter.evaluate import revocation as rev
 from exporter.evaluate.chain import ChainJudgement, Fetch, FetchKind, judge_chain
 from exporter.pki.fetch import Fetcher
@@ -34,17 +34,6 @@ WORKERS = 8
 ChainKey = tuple[bytes, ...]
 
 
-@dataclass(frozen=True)
-class PkiSettings:
-    """``aia``: fetch missing issuers; ``revocation``: check CRLs and OCSP; each
-    with its fetch timeout (config ``aia:`` and ``revocation:``)."""
-
-    aia: bool = True
-    revocation: bool = True
-    aia_timeout: float = 5.0
-    revocation_timeout: float = 5.0
-
-
 def chain_key(chain: tuple[CertificateFacts, ...]) -> ChainKey:
     return tuple(c.der for c in chain)
 
@@ -54,15 +43,15 @@ def judge_chains(
     store: TrustStore,
     now: dt.datetime,
     fetcher: Fetcher | None,
-    settings: PkiSettings,
+    aia: FetchConfig,
+    revocation: FetchConfig,
 ) -> dict[ChainKey, ChainJudgement]:
+    """``aia`` and ``revocation``: the config's sections (on or off, fetch timeouts)."""
     distinct = {chain_key(c): c for c in chains if c}
-    fetch = _fetch_with(fetcher, settings) if fetcher is not None else None
+    fetch = _fetch_with(fetcher, aia, revocation) if fetcher is not None else None
 
     def one(chain: tuple[CertificateFacts, ...]) -> ChainJudgement:
-        return judge_chain(
-            chain, store, now, fetch, aia=settings.aia, revocation=settings.revocation
-        )
+        return judge_chain(chain, store, now, fetch, aia=aia.enabled, revocation=revocation.enabled)
 
     if fetch is None or len(distinct) <= 1:
         return {key: one(chain) for key, chain in distinct.items()}
@@ -74,12 +63,10 @@ def judge_chains(
 _GOOD_UNTIL = {FetchKind.CRL: rev.crl_next_update, FetchKind.OCSP: rev.ocsp_next_update}
 
 
-def _fetch_with(fetcher: Fetcher, settings: PkiSettings) -> Fetch:
+def _fetch_with(fetcher: Fetcher, aia: FetchConfig, revocation: FetchConfig) -> Fetch:
     def fetch(url: str, kind: FetchKind, post: bytes | None) -> tuple[bytes | None, str | None]:
         max_bytes, max_age = LIMITS[kind]
-        timeout = (
-            settings.aia_timeout if kind is FetchKind.CA_ISSUERS else settings.revocation_timeout
-        )
+        timeout = aia.timeout if kind is FetchKind.CA_ISSUERS else revocation.timeout
         fetched = fetcher.fetch(
             url,
             max_bytes=max_bytes,
