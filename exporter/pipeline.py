@@ -41,12 +41,30 @@ class EndpointReport:
 
 
 @dataclass(frozen=True)
+class DnsHealth:
+    """The internal DNS servers as the refresh met them: one finding for an outage,
+    rather than one per endpoint.
+
+    Attributes:
+        nameservers: ``host:port`` of each server asked, in order.
+        unanswered: how many of the refresh's lookups no nameserver answered.
+        message: a sentence naming the servers and the failure; None when every
+            lookup was answered (a name that does not exist is an answer).
+    """
+
+    nameservers: tuple[str, ...] = ()
+    unanswered: int = 0
+    message: str | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """The result of one refresh cycle.
 
     Attributes:
         started_at: wall-clock start (UTC); duration in seconds.
         status: the worst endpoint status; UNKNOWN when nothing was found to probe.
+        dns: how the internal DNS servers answered.
     """
 
     endpoints: tuple[EndpointReport, ...]
@@ -54,6 +72,7 @@ class Snapshot:
     started_at: dt.datetime
     duration: float
     status: Status
+    dns: DnsHealth = field(default_factory=DnsHealth)
 
 
 @dataclass
@@ -115,4 +134,21 @@ def run_cycle(
         for v, host in zip(verdicts, hosts, strict=True)
     )
     status = worst([r.status for r in reports]) if reports else Status.UNKNOWN
-    return Snapshot(reports, inventory.statuses, started_at, time.monotonic() - start, status)
+    duration = time.monotonic() - start
+    dns = dns_health(resolver)
+    return Snapshot(reports, inventory.statuses, started_at, duration, status, dns)
+
+
+def dns_health(resolver: DnsResolver) -> DnsHealth:
+    servers = tuple(f"{host}:{port}" for host, port in resolver.nameservers)
+    unanswered = resolver.unanswered()
+    if not unanswered:
+        return DnsHealth(servers)
+    example = unanswered[0]
+    message = (
+        f"the internal DNS servers ({', '.join(servers) or 'none'}) did not answer "
+        f"{len(unanswered)} lookup{'s' if len(unanswered) != 1 else ''} "
+        f"(e.g. {example.name}: {example.detail}); DNS checks are not judged and no "
+        "record is suggested until they answer"
+    )
+    return DnsHealth(servers, len(unanswered), message)

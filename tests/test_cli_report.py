@@ -207,6 +207,18 @@ def test_table_says_why_discovery_found_nothing(tmp_path, password_file) -> None
     )
     result = run_exporter("report", "--config.file", str(config))
     assert result.returncode == 2
-    lines = result.stdout.splitlines()
-    assert lines[-2].startswith(f"discovery ldap FAILING (unreachable): ldaps://127.0.0.1:{port}:")
-    assert lines[-1] == "0 endpoints: none found"
+    # A sentence, not an empty table header.
+    (line,) = result.stdout.splitlines()
+    assert line.startswith(
+        f"No endpoints to report: discovery ldap failed (unreachable): ldaps://127.0.0.1:{port}:"
+    )
+    assert "SERVER" not in result.stdout
+
+
+def test_table_says_the_inventory_is_empty(tmp_path, root_file) -> None:
+    config = tmp_path / "empty.yaml"
+    config.write_text(f'servers: []\ntrust: {{ca_files: ["{root_file}"], system: false}}\n')
+    result = run_exporter("report", "--config.file", str(config))
+    assert result.stdout == (
+        "No endpoints to report: the inventory (servers: or ldap:) lists no internal URL.\n"
+    )

@@ -128,3 +128,53 @@ def test_serve_keeps_endpoints_when_the_directory_goes_away(
     logs = exporter.logs()
     for output in (logs, page, exporter.get("/metrics")[1], json.dumps(status)):
         assert LDAP_PASSWORD not in output
+    # Logged once when it starts failing (a warning: the last inventory is in use),
+    # not at every refresh; once more when it recovers.
+    refreshes = logs.count('msg="refresh complete"')
+    _wait_for(lambda: exporter.logs().count('msg="refresh complete"') >= refreshes + 2)
+    failing = [line for line in exporter.logs().splitlines() if "discovery failing" in line]
+    assert len(failing) == 1, failing
+    assert " level=warn " in failing[0]
+    assert "source=ldap reason=unreachable" in failing[0]
+    assert slapd.ldaps_url in failing[0]  # the error names the directory
+    slapd.start()
+    _wait_for(lambda: "discovery recovered" in exporter.logs())
+    (recovered,) = [line for line in exporter.logs().splitlines() if "discovery recovered" in line]
+    assert " level=info " in recovered
+    assert "source=ldap" in recovered
+
+
+def _wait_for(condition, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not met within the timeout")
+
+
+def test_serve_logs_an_error_when_discovery_leaves_nothing(
+    make_slapd,
+    make_tls,
+    make_dns,
+    write_config,
+    root_file,
+    password_file,
+    ldap_tls_files,
+    issuing_ca: CA,
+    start_exporter,
+) -> None:
+    tls = make_tls("127.0.5.3", issuing_ca.issue("mail.contoso.com"))
+    slapd = make_slapd(organisation(port=tls.port))
+    dns = make_dns({})
+    path = write_config(
+        _config(slapd, tls.port, dns, root_file, password_file, ldap_tls_files["ca"])
+    )
+    slapd.stop()
+    exporter = start_exporter(path)
+    _wait_for(lambda: "discovery failing" in exporter.logs())
+    (line,) = [x for x in exporter.logs().splitlines() if "discovery failing" in x]
+    assert " level=error " in line
+    assert "source=ldap reason=unreachable" in line
+    page = exporter.get("/")[1]
+    assert "discovery ldap failing (unreachable)" in page

@@ -52,15 +52,18 @@ def evaluate_expiry(
 
 
 def evaluate_dns(url_dns: DnsAnswer, server_addresses: tuple[str, ...], server: str) -> Outcome:
-    """True when the URL's host resolves and one address belongs to the server."""
+    """True when the URL's host resolves and one address belongs to the server; None
+    (with the reason) when the lookup could not be made."""
     if url_dns.reason is DnsReason.NXDOMAIN:
         return Outcome.failed(Reason.NXDOMAIN, f"{url_dns.name} does not exist in internal DNS")
     if url_dns.reason is DnsReason.NO_ADDRESS:
         return Outcome.failed(Reason.NO_ADDRESS, f"{url_dns.name} has no A or AAAA record")
+    # The lookup itself failed: whether the record exists is unknown, not "missing"
+    # (a DNS outage must never print a command that adds a record that exists).
     if url_dns.reason is DnsReason.TIMEOUT:
-        return Outcome.failed(Reason.DNS_TIMEOUT, f"{url_dns.name}: {url_dns.detail}")
+        return Outcome.not_judged(Reason.DNS_TIMEOUT, f"{url_dns.name}: {url_dns.detail}")
     if url_dns.reason is DnsReason.ERROR:
-        return Outcome.failed(Reason.DNS_ERROR, f"{url_dns.name}: {url_dns.detail}")
+        return Outcome.not_judged(Reason.DNS_ERROR, f"{url_dns.name}: {url_dns.detail}")
     if not server_addresses:
         return Outcome.not_judged(
             Reason.SERVER_ADDRESS_UNKNOWN, f"the addresses of {server} are unknown"

@@ -171,12 +171,15 @@ _CERTIFICATE_CHECKS = (
     Check.NOT_REVOKED,
 )
 # Not judged, yet worth a warning: Outlook goes on, but something is wrong
-# (Exchange marks the certificate RevocationCheckFailure; ../shared/WINDOWS-TRUST.md).
+# (Exchange marks the certificate RevocationCheckFailure; ../shared/WINDOWS-TRUST.md),
+# or the exporter could not ask (the internal DNS did not answer).
 _WARN_WHEN_UNKNOWN = {
     Reason.PLAIN_HTTP,
     Reason.NO_INTERNAL_URL,
     Reason.REVOCATION_UNAVAILABLE,
     Reason.CRL_EXPIRED,
+    Reason.DNS_TIMEOUT,  # the internal DNS did not answer: DNS is not judged
+    Reason.DNS_ERROR,
 }
 
 

@@ -47,10 +47,13 @@ class EndpointState:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """``notes``: findings about the whole run (an internal DNS outage), shown once."""
+
     state: Status
     summary: str
     perfdata: tuple[str, ...]
     endpoints: tuple[EndpointState, ...]
+    notes: tuple[str, ...] = ()
 
 
 def _expiry_state(days: float | None, warning: Range, critical: Range) -> Status:
@@ -105,7 +108,8 @@ def evaluate_check(snapshot: Snapshot, warning: Range, critical: Range) -> Check
         why = "; ".join(d.error or d.source for d in failing) or "discovery found no endpoints"
         return CheckResult(Status.UNKNOWN, f"no endpoints to check ({why})", (), ())
     overall = worst([s.state for s in states])
-    return CheckResult(overall, _summary(states, overall), tuple(perfdata), states)
+    notes = (f"dns: {snapshot.dns.message}",) if snapshot.dns.message else ()
+    return CheckResult(overall, _summary(states, overall), tuple(perfdata), states, notes)
 
 
 def _summary(states: tuple[EndpointState, ...], overall: Status) -> str:
@@ -133,7 +137,7 @@ def render_check(result: CheckResult, verbosity: int = 0) -> str:
     first = f"{PREFIX} {result.state.value.upper()} - {result.summary}"
     if result.perfdata:
         first += " | " + " ".join(result.perfdata)
-    lines = [first]
+    lines = [first, *result.notes]
     for item in result.endpoints:
         if item.state is Status.OK and verbosity < 1:
             continue

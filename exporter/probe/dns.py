@@ -25,6 +25,8 @@ import dns.rcode
 from exporter.probe import dnswire
 from exporter.probe.dnsbatch import Batch, Exchange, Lookup
 
+ALL_FAILED = "all nameservers failed"
+
 
 class DnsReason(StrEnum):
     OK = "ok"
@@ -119,6 +121,20 @@ class DnsResolver:
         futures = {name: self._cache[name] for name in wanted}
         return {n: f.result() for n, f in futures.items() if f.exception() is None}
 
+    def unanswered(self) -> list[DnsAnswer]:
+        """The lookups so far that no nameserver answered (a timeout, or every
+        nameserver failing), as opposed to names that do not exist."""
+        out = []
+        for future in list(self._cache.values()):
+            if not future.done() or future.exception() is not None:
+                continue
+            answer = future.result()
+            if answer.reason is DnsReason.TIMEOUT or (
+                answer.reason is DnsReason.ERROR and (answer.detail or "").startswith(ALL_FAILED)
+            ):
+                out.append(answer)
+        return out
+
     def _resolve(self, futures: dict[str, Future[DnsAnswer]]) -> None:
         lookups: list[Lookup] = []
         for name, future in futures.items():
@@ -179,7 +195,7 @@ class DnsResolver:
         ):
             return DnsAnswer(name, (), DnsReason.TIMEOUT, f"no answer within {self.timeout:g}s")
         detail = "; ".join(failures) or f"no answer within {self.timeout:g}s"
-        return DnsAnswer(name, (), DnsReason.ERROR, f"all nameservers failed: {detail}")
+        return DnsAnswer(name, (), DnsReason.ERROR, f"{ALL_FAILED}: {detail}")
 
 
 def _normal(host: str) -> str:

@@ -46,7 +46,8 @@ class ProbeResult:
         server_dns: the fqdn lookup, None when addresses were configured.
         address: where the TLS probe connected, None when it did not.
         tls: None when skipped (see ``skipped``) or on an internal error.
-        internal_error: a traceback summary when the probe itself failed.
+        internal_error: a one-line summary when the probe itself failed;
+            ``internal_trace`` the whole traceback, for the debug log only.
     """
 
     endpoint: Endpoint
@@ -58,6 +59,7 @@ class ProbeResult:
     skipped: SkipReason | None = None
     internal_error: str | None = None
     duration: float = 0.0
+    internal_trace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,17 @@ def plan_endpoint(
 
 def _internal_error(endpoint: Endpoint, exc: BaseException, duration: float) -> ProbeResult:
     summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).strip()
     return ProbeResult(
-        endpoint, None, (), None, None, None, internal_error=summary, duration=duration
+        endpoint,
+        None,
+        (),
+        None,
+        None,
+        None,
+        internal_error=summary,
+        duration=duration,
+        internal_trace=trace,
     )
 
 

@@ -13,7 +13,7 @@ from exporter.certfacts import CertificateFacts
 from exporter.evaluate.outcome import Check, Reason
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Component, Endpoint, ExchangeVersion
-from exporter.probe.dns import DnsAnswer
+from exporter.probe.dns import DnsAnswer, DnsReason
 from exporter.remediation.chain import chain_steps
 from exporter.remediation.kb940726 import (
     AUTODISCOVER_APP_POOL,
@@ -126,7 +126,17 @@ def _name_steps(
             )
         )
     server_addresses = verdict.probe.server_addresses
-    if suggested_dns is not None and not set(suggested_dns.addresses) & set(server_addresses):
+    if suggested_dns is not None and suggested_dns.reason in (DnsReason.TIMEOUT, DnsReason.ERROR):
+        # Unanswered is not "missing": no record is added for a name that may exist.
+        steps.append(
+            Step(
+                StepKind.ADVICE,
+                f"Make sure {host} resolves, for internal clients, to {server.name} before "
+                f"moving the URL: the exporter could not look it up ({suggested_dns.detail}).",
+                f"internal DNS for {host}: not answered",
+            )
+        )
+    elif suggested_dns is not None and not set(suggested_dns.addresses) & set(server_addresses):
         if suggested_dns.addresses:
             # The name exists internally but points elsewhere: adding a second A record
             # would make round-robin, so the existing record must be changed instead.

@@ -149,6 +149,13 @@ def _discovery(snapshot: Snapshot) -> str:
     )
 
 
+def _dns_banner(snapshot: Snapshot) -> str:
+    """One notice for an internal DNS outage, above the rows it leaves unjudged."""
+    if not snapshot.dns.message:
+        return ""
+    return f'<p class="s-warning" id="dns-failing">DNS FAILING: {escape(snapshot.dns.message)}</p>'
+
+
 def render_page(snapshot: Snapshot | None, now: dt.datetime) -> str:
     head = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -164,11 +171,17 @@ def render_page(snapshot: Snapshot | None, now: dt.datetime) -> str:
         )
     age = (now - snapshot.started_at).total_seconds()
     counts = {s: sum(1 for r in snapshot.endpoints if r.status is s) for s in Status}
-    summary = "".join(
+    overall = snapshot.status.value
+    summary = f'<span class="s-{overall}" id="overall">&nbsp;{overall.upper()}&nbsp;</span> '
+    summary += "".join(
         f'<span class="s-{s.value}">&nbsp;{n} {s.value}&nbsp;</span>'
         for s, n in counts.items()
         if n
     )
+    for failing in (d for d in snapshot.discovery if not d.success):
+        summary += escape(f" discovery {failing.source} failing ({failing.reason or 'failed'})")
+    if not snapshot.endpoints:
+        summary += " No endpoints found."
     rows = "".join(_row(r, i) for i, r in enumerate(snapshot.endpoints))
     table = (
         '<table id="endpoints"><tr><th>Server</th><th>Component</th><th>Internal URL</th>'
@@ -181,7 +194,8 @@ def render_page(snapshot: Snapshot | None, now: dt.datetime) -> str:
         f"<p>What domain-joined Outlook clients meet on each internal URL (KB 940726). "
         f"Last refresh {escape(iso(snapshot.started_at))} ({age:.0f}s ago, took "
         f"{snapshot.duration:.1f}s).</p></header><main>"
-        f'<p class="summary">{summary or "No endpoints found."}</p>{table}'
+        f'<p class="summary">{summary}</p>{_dns_banner(snapshot)}'
+        f"{table}"
         f"{_discovery(snapshot)}<p>{links}</p></main>"
         f"<footer>exchange-cert-exporter {escape(__version__)}</footer>"
         f"<script>{_JS}</script></body></html>"

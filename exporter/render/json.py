@@ -115,5 +115,10 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
             }
             for d in snapshot.discovery
         ],
+        "dns": {
+            "nameservers": list(snapshot.dns.nameservers),
+            "unanswered": snapshot.dns.unanswered,
+            "message": snapshot.dns.message,
+        },
         "endpoints": [endpoint_json(r) for r in snapshot.endpoints],
     }

@@ -53,6 +53,8 @@ def _row(report: EndpointReport) -> list[str]:
 
 
 def render_table(snapshot: Snapshot, colour: bool = False) -> str:
+    if not snapshot.endpoints:
+        return _nothing(snapshot)
     rows = [_row(r) for r in snapshot.endpoints]
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(_HEADERS)
@@ -73,9 +75,20 @@ def render_table(snapshot: Snapshot, colour: bool = False) -> str:
             lines.append(
                 f"discovery {status.source} FAILING ({status.reason}{stale}): {status.error}"
             )
+    if snapshot.dns.message:
+        lines.append(f"dns FAILING: {snapshot.dns.message}")
     count = len(snapshot.endpoints)
     lines.append(f"{count} endpoint{'' if count == 1 else 's'}: {summary or 'none found'}")
     return "\n".join(lines) + "\n"
+
+
+def _nothing(snapshot: Snapshot) -> str:
+    """A sentence, not an empty table: why there is nothing to report."""
+    failing = [d for d in snapshot.discovery if not d.success]
+    if failing:
+        why = "; ".join(f"discovery {d.source} failed ({d.reason}): {d.error}" for d in failing)
+        return f"No endpoints to report: {why}\n"
+    return "No endpoints to report: the inventory (servers: or ldap:) lists no internal URL.\n"
 
 
 def _details(report: EndpointReport) -> list[str]:

@@ -38,16 +38,18 @@ and for the exporter: ``exchange_discovery_success{source}``,
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from exporter import __version__
 from exporter.evaluate.outcome import Check
 from exporter.pipeline import Snapshot
+from exporter.service.own_metrics import ExporterCollector, ExporterState
+
+__all__ = ["ExporterCollector", "ExporterState", "Exposition", "render_snapshot"]
 
 BACKGROUND = " From the last background refresh, not measured at scrape time."
 ENDPOINT_LABELS = ["server", "component"]
@@ -80,55 +82,8 @@ _CHECK_METRICS = {
 }
 
 
-@dataclass(frozen=True)
-class ExporterState:
-    """What ExporterCollector reads: the exporter's own health."""
-
-    reload_ok: bool
-    reload_success_time: float | None
-    interval: float
-
-
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc + BACKGROUND, labels=labels or [])
-
-
-class ExporterCollector(Collector):
-    """The exporter's own metrics, from ``state()``; never waits for a probe."""
-
-    def __init__(self, state: Callable[[], ExporterState]) -> None:
-        self._state = state
-
-    def describe(self) -> list[Metric]:
-        # Registration must not trigger a collection (client_python calls describe).
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        state = self._state()
-        build = GaugeMetricFamily(
-            "exchange_exporter_build_info", "Always 1; the exporter's version.", labels=["version"]
-        )
-        build.add_metric([__version__], 1)
-        yield build
-        reload_ok = GaugeMetricFamily(
-            "exchange_exporter_config_last_reload_successful",
-            "1 if the last configuration load succeeded.",
-        )
-        reload_ok.add_metric([], 1 if state.reload_ok else 0)
-        yield reload_ok
-        if state.reload_success_time is not None:
-            reload_time = GaugeMetricFamily(
-                "exchange_exporter_config_last_reload_success_timestamp_seconds",
-                "When the configuration was last loaded successfully.",
-            )
-            reload_time.add_metric([], state.reload_success_time)
-            yield reload_time
-        interval = GaugeMetricFamily(
-            "exchange_exporter_refresh_interval_seconds",
-            "Configured time between background refreshes.",
-        )
-        interval.add_metric([], state.interval)
-        yield interval
 
 
 class _Families(Collector):
@@ -189,6 +144,12 @@ def snapshot_families(snap: Snapshot) -> Iterator[Metric]:
             disc_last.add_metric([status.source], status.last_success)
     yield disc_ok
     yield disc_last
+    unanswered = _gauge(
+        "exchange_dns_unanswered_lookups",
+        "Lookups the internal DNS servers did not answer (a timeout, or every server failing).",
+    )
+    unanswered.add_metric([], snap.dns.unanswered)
+    yield unanswered
     yield from _endpoint_families(snap)
 
 

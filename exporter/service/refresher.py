@@ -37,6 +37,9 @@ class Refresher:
         # One discoverer across cycles: it keeps the last good directory inventory.
         self._discoverer = Discoverer(config)
         self._snapshot: Snapshot | None = None
+        # The last logged state of each discovery source and of the internal DNS
+        # (None: fine), so a failure is logged once when it starts and once when it ends.
+        self._health: dict[str, str | None] = {}
         self._exposition = Exposition()
         self._reload_ok = True
         self._reload_success_time: float | None = time.time()
@@ -120,6 +123,7 @@ class Refresher:
         with self._lock:
             self._snapshot, self._exposition = snapshot, exposition
         self.ready.set()
+        self._log_health(snapshot)
         counts = {s.value: sum(1 for e in snapshot.endpoints if e.status is s) for s in Status}
         self._logger.info(
             "refresh complete",
@@ -137,15 +141,52 @@ class Refresher:
                 reasons = ",".join(
                     o.reason.value for o in report.verdict.checks.values() if o.reason is not None
                 )
-                self._logger.debug(
-                    "endpoint problem",
-                    extra={
-                        "fields": {
-                            "server": endpoint.server.name,
-                            "component": endpoint.component.value,
-                            "url": endpoint.url,
-                            "status": report.status.value,
-                            "reasons": reasons,
-                        }
-                    },
-                )
+                fields = {
+                    "server": endpoint.server.name,
+                    "component": endpoint.component.value,
+                    "url": endpoint.url,
+                    "status": report.status.value,
+                    "reasons": reasons,
+                }
+                if report.verdict.probe.internal_trace:
+                    fields["trace"] = report.verdict.probe.internal_trace
+                self._logger.debug("endpoint problem", extra={"fields": fields})
+
+    def _log_health(self, snapshot: Snapshot) -> None:
+        """Discovery and DNS failures, each logged when its state changes: a warning
+        (an error when no inventory is left to probe), and an info line on recovery."""
+        for status in snapshot.discovery:
+            reason = None if status.success else (status.reason or "failed")
+            fields: dict[str, object] = {"source": status.source}
+            if reason is not None:
+                fields.update(reason=reason, error=status.error or "", stale=status.stale)
+            self._changed(
+                f"discovery:{status.source}",
+                reason,
+                "discovery failing" if reason else "discovery recovered",
+                fields,
+                logging.ERROR if not snapshot.endpoints else logging.WARNING,
+            )
+        dns = snapshot.dns
+        self._changed(
+            "dns",
+            "unanswered" if dns.message else None,
+            "internal DNS not answering" if dns.message else "internal DNS answering again",
+            {
+                "nameservers": ",".join(dns.nameservers),
+                **({"unanswered": dns.unanswered, "error": dns.message} if dns.message else {}),
+            },
+            logging.WARNING,
+        )
+
+    def _changed(
+        self, key: str, state: str | None, message: str, fields: dict[str, object], level: int
+    ) -> None:
+        before = self._health.get(key)
+        self._health[key] = state
+        if state == before:
+            return
+        if state is None:
+            self._logger.info(message, extra={"fields": fields})  # it was failing
+        else:
+            self._logger.log(level, message, extra={"fields": fields})

@@ -6,7 +6,9 @@ zones NXDOMAIN rather than REFUSED (../shared/TEST-PEERS.md).
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -86,11 +88,15 @@ class Dnsmasq:
         self.stop()
         raise RuntimeError("dnsmasq did not answer within 10s")
 
+    def pause(self) -> None:
+        """SIGSTOP: its socket stays bound, but no question is answered (a hung DNS)."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
     def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
         stop_process(self.process, timeout=5)
 
 
 def _is_root() -> bool:
-    import os
-
     return os.geteuid() == 0
