@@ -36,7 +36,9 @@ class CertificateFacts:
         has_san: True when a subjectAltName extension is present, even an
             unreadable one (then ``dns_names`` is empty and nothing matches).
         dns_names, ip_addresses: SAN entries, in certificate order.
-        serial: upper-case hex.
+        serial: upper-case hex of the serial's bytes as the certificate holds them
+            (whole bytes, a leading 00 where the high bit is set), as Windows and
+            ``Get-ExchangeCertificate`` show it.
         fingerprint_sha256: lower-case hex of the DER.
         thumbprint: SHA-1 of the DER, upper-case hex: what Exchange's
             -Thumbprint parameters take.
@@ -131,7 +133,7 @@ def facts_of(
         has_san=has_san,
         dns_names=dns_names,
         ip_addresses=ip_addresses,
-        serial=format(cert.serial_number, "X"),
+        serial=serial_hex(cert.serial_number),
         not_before=not_before,
         not_after=not_after,
         fingerprint_sha256=hashlib.sha256(der).hexdigest(),
@@ -139,6 +141,12 @@ def facts_of(
         self_issued=subject == issuer and subject != "",
         problems=tuple(problems),
     )
+
+
+def serial_hex(serial: int) -> str:
+    """The DER INTEGER's content bytes in hex: ``0A1B...``, even length; a negative
+    serial in two's complement, as the certificate stores it."""
+    return serial.to_bytes(serial.bit_length() // 8 + 1, "big", signed=True).hex().upper()
 
 
 def parse_chain(ders: tuple[bytes, ...]) -> tuple[CertificateFacts, ...]:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import sys
+import traceback
 from typing import Any
 
 LEVELS = {
@@ -27,15 +28,33 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
         "msg": record.getMessage(),
     }
     base.update(getattr(record, "fields", {}) or {})
+    if record.exc_info and record.exc_info[1] is not None:
+        # logger.exception(): the type and message always, the traceback at debug.
+        kind, exc, tb = record.exc_info
+        base["error"] = f"{kind.__name__ if kind else 'Exception'}: {exc}"
+        if logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
+            base["trace"] = "".join(traceback.format_exception(kind, exc, tb)).strip()
     return base
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    """A character as logfmt may carry it: control characters (a terminal escape in a
+    certificate name, say) become visible escapes, never raw bytes in the log."""
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if not char.isprintable():
+        return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    return char
 
 
 def _logfmt_value(value: Any) -> str:
     text = str(value)
-    if text and not any(c in text for c in ' "=\\\n\t') and text.isprintable():
+    if text and not any(c in text for c in ' "=\\') and text.isprintable():
         return text
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    return '"' + "".join(_escape(c) for c in text) + '"'
 
 
 class LogfmtFormatter(logging.Formatter):

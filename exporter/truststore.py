@@ -70,11 +70,20 @@ def system_ca_file() -> str | None:
     return None
 
 
-def load_trust_store(ca_files: list[str], system: bool) -> TrustStore:
-    """Build the store; raise ValueError for the first unreadable file (config reports it)."""
+def load_trust_store(
+    ca_files: list[str], system: bool, problems: list[tuple[int, str]] | None = None
+) -> TrustStore:
+    """Build the store. An unreadable file raises ValueError, or, with ``problems``
+    given, is recorded there as (index, message) and skipped, so the config reports
+    every bad entry at once."""
     certs: list[x509.Certificate] = []
-    for path in ca_files:
-        certs.extend(read_pem_certificates(path))
+    for index, path in enumerate(ca_files):
+        try:
+            certs.extend(read_pem_certificates(path))
+        except ValueError as exc:
+            if problems is None:
+                raise
+            problems.append((index, str(exc)))
     system_certs: list[x509.Certificate] = []
     if system:
         bundle = system_ca_file()

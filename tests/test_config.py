@@ -23,10 +23,14 @@ EXPECTED = {
         "scheme 'ftp' is not http or https"
     ],
     "invalid-ca-file.yaml": [
-        "5: trust.ca_files: cannot read /nonexistent/root.pem: No such file or directory"
+        "7: trust.ca_files[0]: cannot read /nonexistent/root.pem: No such file or directory",
+        "8: trust.ca_files[1]: /etc/hostname holds no PEM certificate",
     ],
     "invalid-concurrency.yaml": ["5: probe.concurrency: must be at least 1, got 0"],
-    "invalid-duplicate-key.yaml": ["6: probe: key appears twice"],
+    "invalid-duplicate-key.yaml": [
+        "6: probe: key appears twice",
+        "6: probe.timeout: must be more than 0s",
+    ],
     "invalid-duplicate-server.yaml": ["5: servers[1].name: server 'exch01' is listed twice"],
     "invalid-many.yaml": [
         "4: servers[0].colour: unknown key (expected one of: addresses, external_urls, fqdn, "

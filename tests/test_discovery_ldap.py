@@ -198,11 +198,15 @@ def test_directory_stopped_mid_run_keeps_the_last_good_inventory(
     assert discoverer.with_config(config).discover(3000.0).endpoints == first.endpoints
 
 
-def test_hung_directory_times_out(org_slapd, tmp_path, password_file, ldap_tls_files) -> None:
+@pytest.mark.parametrize("tls", ["start_tls", "ldaps"])
+def test_hung_directory_times_out(
+    org_slapd, tmp_path, password_file, ldap_tls_files, tls: str
+) -> None:
+    """A hung directory is a timeout, whether it hangs before or inside TLS."""
     config = ldap_config(
         tmp_path,
-        org_slapd.url,
-        start_tls=True,
+        org_slapd.url if tls == "start_tls" else org_slapd.ldaps_url,
+        **({"start_tls": True} if tls == "start_tls" else {}),
         timeout="1s",
         bind_password_file=str(password_file),
         ca_file=str(ldap_tls_files["ca"]),

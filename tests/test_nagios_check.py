@@ -227,6 +227,7 @@ def test_bad_config_is_unknown() -> None:
         (("--url", "https://a.b/", "-w", "soon"), "'soon' is not a range"),
         (("--url", "https://a.b/", "-t", "0"), "--timeout must be more than 0"),
         (("--url", "ftp://a.b/"), "--url 'ftp://a.b/': scheme 'ftp' is not http or https"),
+        (("--url", "notaurl"), "--url 'notaurl' is not a URL: give https://host/path"),
         (("--url", "https://a.b/", "--server-address", "a.b.c"), "is not an IP address"),
         (("--url", "https://a.b/", "--component", "nope"), "invalid choice: 'nope'"),
     ],
@@ -237,6 +238,22 @@ def test_bad_arguments_are_unknown(args, message) -> None:
     assert result.stdout.startswith("EXCHANGE-CERT UNKNOWN - bad arguments: ")
     assert message in result.stdout
     assert result.stdout.count("\n") == 1
+
+
+def test_a_filter_that_matches_nothing_says_so(
+    make_tls, make_dns, write_config, root_file, issuing_ca: CA
+) -> None:
+    path, _, _ = one_endpoint(
+        make_tls, make_dns, write_config, root_file, issuing_ca.issue("mail.contoso.com")
+    )
+    result = check("--config.file", str(path), "--server", "NOPE")
+    assert result.returncode == 3
+    assert result.stdout == (
+        "EXCHANGE-CERT UNKNOWN - --server NOPE matched no endpoint "
+        "(servers known: EXCH01; components known: ews)\n"
+    )
+    # Control: a filter that matches checks that endpoint.
+    assert check("--config.file", str(path), "--server", "exch01").returncode == 0
 
 
 def test_nothing_discovered_is_unknown(tmp_path, password_file) -> None:

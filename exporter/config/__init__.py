@@ -45,8 +45,8 @@ def load_config(path: str) -> Config:
 
 
 def load_config_text(text: str, filename: str) -> Config:
-    data = load_yaml(text, filename)
-    problems: list[Problem] = []
+    problems: list[Problem] = []  # keys that appear twice, then every other problem
+    data = load_yaml(text, filename, problems)
     config = parse_config(Reader(problems, "", data, data.line))
     if problems:
         raise ConfigError(filename, problems)

@@ -160,12 +160,11 @@ def _trust(section: Reader) -> TrustConfig:
     ca_files = section.str_list("ca_files")
     system = section.flag("system", True)
     section.finish(("ca_files", "system"))
-    store = TrustStore((), ())
-    try:
-        store = load_trust_store(ca_files, system)
-    except ValueError as exc:
-        section.problem("ca_files", str(exc))
-    if not store.anchors and not section.problems:
+    bad: list[tuple[int, str]] = []
+    store = load_trust_store(ca_files, system, bad)
+    for index, message in bad:
+        section.problem(f"ca_files[{index}]", message)
+    if not store.anchors and not bad and not section.problems:
         section.problem("", "no trust anchors: give trust.ca_files or set trust.system: true")
     return TrustConfig(tuple(ca_files), system, store)
 

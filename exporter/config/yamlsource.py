@@ -87,8 +87,10 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
-def load_yaml(text: str, filename: str) -> MarkedDict:
-    """Parse YAML text into marked containers; a syntax error is a ConfigError."""
+def load_yaml(text: str, filename: str, problems: list[Problem] | None = None) -> MarkedDict:
+    """Parse YAML text into marked containers; a syntax error is a ConfigError. A key
+    that appears twice is a problem too: appended to ``problems`` when given, so the
+    caller reports it with everything else it finds, else raised at once."""
     loader = _Loader(text)
     loader.duplicate_keys = []
     try:
@@ -100,14 +102,17 @@ def load_yaml(text: str, filename: str) -> MarkedDict:
         raise ConfigError(filename, [Problem("", f"not valid YAML: {reason}", line)]) from None
     finally:
         loader.dispose()
-    problems = [Problem(key, "key appears twice", line) for key, line in loader.duplicate_keys]
+    twice = [Problem(key, "key appears twice", line) for key, line in loader.duplicate_keys]
     if data is None:
         data = MarkedDict()
         data.line, data.key_lines = 1, {}
     if not isinstance(data, MarkedDict):
-        problems.append(Problem("", "the file must be a mapping of sections (servers:, ...)", 1))
-    if problems:
-        raise ConfigError(filename, problems)
+        shape = Problem("", "the file must be a mapping of sections (servers:, ...)", 1)
+        raise ConfigError(filename, [*twice, shape])
+    if twice and problems is None:
+        raise ConfigError(filename, twice)
+    if problems is not None:
+        problems.extend(twice)
     marked: MarkedDict = data
     return marked
 

@@ -102,18 +102,20 @@ def _failure(exc: Exception, cfg: LdapConfig, stage: str) -> LdapFailure:
             LdapReason.INVALID_CREDENTIALS,
             f"{where}: the directory refused the bind DN or password",
         )
-    if (
-        isinstance(exc, (lx.LDAPStartTLSError, ssl.SSLError))
-        or "certificate" in text.lower()
-        or "ssl" in text.lower()
-    ):
-        return LdapFailure(LdapReason.TLS_ERROR, f"{where}: TLS failed: {text}")
+    # A timeout first: a hung LDAPS directory times out inside the TLS handshake, and
+    # ldap3's message then says "ssl" too, though nothing is wrong with TLS.
     if (
         isinstance(exc, (lx.LDAPResponseTimeoutError, socket.timeout, TimeoutError))
         or "timed out" in text.lower()
         or "timeout" in text.lower()
     ):
         return LdapFailure(LdapReason.TIMEOUT, f"{where}: no answer within {cfg.timeout:g}s")
+    if (
+        isinstance(exc, (lx.LDAPStartTLSError, ssl.SSLError))
+        or "certificate" in text.lower()
+        or "ssl" in text.lower()
+    ):
+        return LdapFailure(LdapReason.TLS_ERROR, f"{where}: TLS failed: {text}")
     if isinstance(exc, lx.LDAPBindError | lx.LDAPAuthMethodNotSupportedResult):
         return LdapFailure(LdapReason.BIND_FAILED, f"{where}: {text}")
     if isinstance(exc, lx.LDAPSocketOpenError | lx.LDAPSocketReceiveError | OSError):

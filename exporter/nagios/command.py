@@ -130,6 +130,12 @@ def build_check_parser() -> argparse.ArgumentParser:
 
 
 def _ad_hoc_config(args: argparse.Namespace) -> Config:
+    # A config's outlook_anywhere may be a bare host name; a URL to check may not.
+    if "://" not in args.url:
+        raise CheckUsageError(
+            f"--url {args.url!r} is not a URL: give https://host/path, "
+            "e.g. https://mail.contoso.com/EWS/Exchange.asmx"
+        )
     try:
         target = parse_url(args.url)
     except ValueError as exc:
@@ -177,6 +183,16 @@ def _unknown(message: str) -> int:
     return UNKNOWN
 
 
+def _matched_nothing(servers: list[str], components: list[str], known: dict[str, set[str]]) -> str:
+    wanted = [f"--server {s}" for s in servers] + [f"--component {c}" for c in components]
+    names = ", ".join(sorted(known, key=str.lower))
+    parts = ", ".join(sorted(set().union(*known.values())))
+    return (
+        f"{' '.join(wanted)} matched no endpoint (servers known: {names}; "
+        f"components known: {parts})"
+    )
+
+
 def run_check(argv: Sequence[str]) -> int:
     try:
         args = build_check_parser().parse_args(argv)
@@ -195,13 +211,18 @@ def run_check(argv: Sequence[str]) -> int:
         servers = {s.lower() for s in args.server} if args.config_file else set()
         components = set(args.component) if args.config_file else set()
 
+        known: dict[str, set[str]] = {}  # server -> its components, as discovered
+
         def select(endpoint: Endpoint) -> bool:
+            known.setdefault(endpoint.server.name, set()).add(endpoint.component.value)
             return (not servers or endpoint.server.name.lower() in servers) and (
                 not components or endpoint.component.value in components
             )
 
         snapshot = run_cycle(config, select=select)
         signal.setitimer(signal.ITIMER_REAL, 0)
+        if known and not snapshot.endpoints:
+            return _unknown(_matched_nothing(args.server, args.component, known))
     except _Timeout:
         _unknown(f"timed out after {args.timeout:g} seconds")
         sys.stdout.flush()
