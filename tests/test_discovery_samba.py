@@ -148,3 +148,53 @@ def test_plain_ldap_when_allowed(samba, tmp_path) -> None:
         tmp_path, samba, url="ldap://127.0.0.1", allow_insecure=True, servers=["EXCH10"]
     )
     assert len(Discoverer(config).discover(time.time()).endpoints) == 3
+
+
+def test_ad_cs_aia_and_cdp_urls_read_from_active_directory(samba, tmp_path) -> None:
+    """The ldap:/// URLs AD CS writes into certificates, read from a real AD through
+    the configured directory, as a domain member's chain engine reads them."""
+    from exporter.lab.pki import CA
+    from exporter.pki.fetch import FetchCache, Fetcher
+    from exporter.probe.dns import DnsResolver
+    from tests.ad_data import Obj
+
+    services = f"CN=Public Key Services,CN=Services,{CONFIG_DN}"
+    issuing = CA("Contoso Samba Issuing CA", parent=CA("Contoso Samba Root"))
+    crl = issuing.crl()
+    samba.load(
+        [
+            Obj(
+                f"CN=Contoso Samba Issuing CA,CN=AIA,{services}",
+                ["certificationAuthority"],
+                {
+                    "cACertificate": [issuing.der()],
+                    "certificateRevocationList": [crl],
+                    "authorityRevocationList": [crl],
+                },
+            ),
+            Obj(f"CN=DC01,CN=CDP,{services}", ["container"]),
+            Obj(
+                f"CN=Contoso Samba Issuing CA,CN=DC01,CN=CDP,{services}",
+                ["cRLDistributionPoint"],
+                {"certificateRevocationList": [crl]},
+            ),
+        ]
+    )
+    config = config_for(tmp_path, samba)
+    fetcher = Fetcher(DnsResolver((("127.0.0.1", 9),), 1.0), config.ldap, FetchCache())
+    name = "CN=Contoso%20Samba%20Issuing%20CA"
+    aia = f"ldap:///{name},CN=AIA,{services}?cACertificate?base?objectClass=certificationAuthority"
+    cdp = (
+        f"ldap:///{name},CN=DC01,CN=CDP,{services}"
+        "?certificateRevocationList?base?objectClass=cRLDistributionPoint"
+    )
+    for url, expected in ((aia, issuing.der()), (cdp, crl)):
+        fetched = fetcher.fetch(url, max_bytes=1 << 20, max_age=60, timeout=10)
+        assert fetched.error is None, fetched.error
+        assert fetched.body == expected
+    # Control: an entry that is not there is an error naming it, not an empty body.
+    missing = fetcher.fetch(
+        aia.replace("Samba%20Issuing", "Nobody"), max_bytes=1 << 20, max_age=60, timeout=10
+    )
+    assert missing.body is None
+    assert "has no cACertificate" in (missing.error or "")

@@ -250,3 +250,20 @@ def test_sha1_under_a_public_root_is_blocked(make_tls, tmp_path: Path) -> None:
     assert "SHA-1" in (public.issuer.message or "")
     enterprise = judge_chain(chain, TrustStore((root.cert,), ()), NOW)
     assert enterprise.issuer.ok is True
+
+
+def test_validity_beyond_what_public_cas_issue_is_an_advisory(chain_judge) -> None:
+    root = CA("Contoso Root")
+    inter = CA("Issuing", parent=root)
+    two_years = inter.issue("mail.contoso.com", not_before=NOW - DAY, not_after=NOW + 729 * DAY)
+    report = chain_judge(root, two_years)
+    assert advisories(report) == [Reason.LONG_VALIDITY]
+    assert "valid for 730 days, longer than the 398" in report.verdict.advisories[0].message
+    assert report.status is Status.WARNING
+    (fix,) = [step.text for step in report.remediation.steps]
+    assert "a validity public CAs would give it" in fix
+    # Controls: a year is fine; the threshold moves it; 0 turns it off.
+    year = inter.issue("mail.contoso.com", not_before=NOW - DAY, not_after=NOW + 396 * DAY)
+    assert advisories(chain_judge(root, year)) == []
+    assert advisories(chain_judge(root, two_years, thresholds={"max_validity": "825d"})) == []
+    assert advisories(chain_judge(root, two_years, thresholds={"max_validity": "0s"})) == []

@@ -57,8 +57,11 @@ class ProbeConfig:
 
 @dataclass(frozen=True)
 class Thresholds:
+    """``max_validity``: a leaf valid for longer is a ``long_validity`` advisory (0: off)."""
+
     expiry_warning: float = 30 * DAY
     expiry_critical: float = 7 * DAY
+    max_validity: float = 398 * DAY
 
 
 @dataclass(frozen=True)
@@ -221,10 +224,11 @@ def _probe(section: Reader) -> ProbeConfig:
 def _thresholds(section: Reader) -> Thresholds:
     warning = section.duration("expiry_warning", 30 * DAY)
     critical = section.duration("expiry_critical", 7 * DAY)
-    section.finish(("expiry_warning", "expiry_critical"))
+    max_validity = section.duration("max_validity", 398 * DAY)
+    section.finish(("expiry_warning", "expiry_critical", "max_validity"))
     if critical > warning:
         section.problem("expiry_critical", "must not be longer than thresholds.expiry_warning")
-    return Thresholds(warning, critical)
+    return Thresholds(warning, critical, max_validity)
 
 
 def _fetching(section: Reader) -> FetchConfig:

@@ -56,15 +56,13 @@ class ChainJudgement:
 
     Attributes:
         issuer, chain_complete, not_revoked: the three checks' outcomes.
-        advisories: hygiene warnings (``weak_signature``, ``weak_key``).
-        fetched_from: the AIA URLs whose certificates completed the chain.
+        advisories: the chain's hygiene warnings (``weak_signature``, ``weak_key``).
     """
 
     issuer: Outcome
     chain_complete: Outcome
     not_revoked: Outcome
     advisories: tuple[Outcome, ...] = ()
-    fetched_from: tuple[str, ...] = ()
 
 
 def judge_chain(
@@ -128,7 +126,7 @@ def _judge(
     revoked = Outcome.not_judged()
     if revocation and fetch is not None and issuer.ok:
         revoked = _revocation(path, now, fetch)
-    return ChainJudgement(issuer, complete, revoked, hygiene(path), tuple(attempt.used))
+    return ChainJudgement(issuer, complete, revoked, hygiene(path))
 
 
 def _aia_hint(result: PathResult, issuer: Outcome) -> Outcome:

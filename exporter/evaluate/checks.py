@@ -51,6 +51,25 @@ def evaluate_expiry(
     return worst
 
 
+def evaluate_validity(leaf: CertificateFacts, max_validity: float) -> tuple[Outcome, ...]:
+    """Hygiene: a leaf valid for longer than public CAs issue (398 days since 2020 by
+    the CA/Browser Forum's Baseline Requirements; 200 from March 2026). Outlook does
+    not care under an enterprise root; an admin planning renewals should. Empty when
+    fine or when ``max_validity`` is 0 (off)."""
+    days = (leaf.not_after - leaf.not_before).total_seconds() / 86400
+    if not max_validity or days * 86400 <= max_validity:
+        return ()
+    limit = max_validity / 86400
+    return (
+        Outcome.failed(
+            Reason.LONG_VALIDITY,
+            f"the certificate is valid for {days:.0f} days, longer than the {limit:.0f} "
+            "public CAs issue at most (thresholds.max_validity): plan a shorter validity "
+            "at the next renewal",
+        ),
+    )
+
+
 def evaluate_dns(url_dns: DnsAnswer, server_addresses: tuple[str, ...], server: str) -> Outcome:
     """True when the URL's host resolves and one address belongs to the server; None
     (with the reason) when the lookup could not be made."""

@@ -60,6 +60,7 @@ class Reason(StrEnum):
     # hygiene: warnings Outlook does not show (EndpointVerdict.advisories)
     WEAK_SIGNATURE = "weak_signature"
     WEAK_KEY = "weak_key"
+    LONG_VALIDITY = "long_validity"
     # date_valid
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"

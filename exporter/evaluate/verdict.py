@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from exporter.certfacts import CertificateFacts, parse_chain
 from exporter.config import Thresholds
 from exporter.evaluate.chain import ChainJudgement, judge_chain
-from exporter.evaluate.checks import evaluate_date, evaluate_dns, evaluate_expiry
+from exporter.evaluate.checks import (
+    evaluate_date,
+    evaluate_dns,
+    evaluate_expiry,
+    evaluate_validity,
+)
 from exporter.evaluate.names import evaluate_name
 from exporter.evaluate.outcome import Check, Outcome, Reason, Status, worst
 from exporter.probe.runner import ProbeResult, SkipReason
@@ -50,8 +55,8 @@ class EndpointVerdict:
         checks_status: the worst of the checks alone, without expiry (the Nagios
             check applies its own -w/-c ranges to expiry).
         status: the worst of all the above.
-        advisories: hygiene warnings on the chain (``weak_signature``,
-            ``weak_key``): each makes the status at least warning, never critical.
+        advisories: hygiene warnings (``weak_signature``, ``weak_key``,
+            ``long_validity``): each makes the status at least warning, never critical.
     """
 
     probe: ProbeResult
@@ -133,7 +138,7 @@ def evaluate_endpoint(
         checks[Check.DATE_VALID] = evaluate_date(leaf, now)
         checks[Check.CHAIN_COMPLETE] = judged.chain_complete
         checks[Check.NOT_REVOKED] = judged.not_revoked
-        advisories = judged.advisories
+        advisories = judged.advisories + evaluate_validity(leaf, thresholds.max_validity)
         not_after = leaf.not_after
         chain_not_after = min(c.not_after for c in chain)
         expiry = evaluate_expiry(

@@ -14,7 +14,7 @@ from exporter.evaluate.outcome import Check, Reason
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Component, Endpoint, ExchangeVersion
 from exporter.probe.dns import DnsAnswer, DnsReason
-from exporter.remediation.chain import chain_steps
+from exporter.remediation.chain import chain_steps, hygiene_steps
 from exporter.remediation.kb940726 import (
     AUTODISCOVER_APP_POOL,
     ps_quote,
@@ -77,6 +77,7 @@ def build_remediation(verdict: EndpointVerdict, suggested_dns: DnsAnswer | None)
         verdict.checks[Check.DATE_VALID].ok is False or verdict.expiry_reason is not None
     ):
         steps.append(_renew_step(endpoint, leaf, verdict.expiry_reason))
+    steps.extend(hygiene_steps(verdict))
     return Remediation(url, host, tuple(steps))
 
 

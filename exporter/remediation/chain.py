@@ -1,5 +1,6 @@
-"""Fixes for the chain checks: an untrusted issuer, an incomplete chain, the wrong
-usage, revocation, and hygiene. Pure, like the rest of remediation."""
+"""Fixes for the chain checks (an untrusted issuer, an incomplete chain, the wrong
+usage, revocation) and advice for the hygiene advisories. Pure, like the rest of
+remediation."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ def chain_steps(verdict: EndpointVerdict) -> list[Step]:
     revocation = verdict.checks[Check.NOT_REVOKED]
     if revocation.reason is not None and leaf is not None:
         steps.append(_revocation_step(endpoint, revocation.reason, leaf))
-    steps.extend(_hygiene_steps(endpoint, verdict, leaf))
     return steps
 
 
@@ -90,12 +90,16 @@ def _revocation_step(endpoint: Endpoint, reason: Reason, leaf: CertificateFacts)
     )
 
 
-def _hygiene_steps(
-    endpoint: Endpoint, verdict: EndpointVerdict, leaf: CertificateFacts | None
-) -> list[Step]:
+def hygiene_steps(verdict: EndpointVerdict) -> list[Step]:
+    """Advice for the advisories: for the next renewal, so it comes after every fix."""
+    endpoint, leaf = verdict.probe.endpoint, verdict.leaf
     server = endpoint.server.name
     codes = dict.fromkeys(a.reason for a in verdict.advisories)
-    what = {Reason.WEAK_SIGNATURE: "a SHA-256 signature", Reason.WEAK_KEY: "a 2048-bit key"}
+    what = {
+        Reason.WEAK_SIGNATURE: "a SHA-256 signature",
+        Reason.WEAK_KEY: "a 2048-bit key",
+        Reason.LONG_VALIDITY: "a validity public CAs would give it",
+    }
     wanted = [what[c] for c in codes if c in what]
     if not wanted or leaf is None:
         return []
