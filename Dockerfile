@@ -25,7 +25,9 @@ EXPOSE 9940
 # The config is mounted here; a bind password goes in /run/secrets/ldap_password and
 # the config names it with `bind_password_file: /run/secrets/ldap_password`.
 VOLUME ["/etc/exchange-cert-exporter"]
+# The health check passes with TLS, basic auth or client certificates turned on by
+# --web.config.file (README, "Docker and systemd"; exporter/service/healthcheck.py).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9940/-/healthy', timeout=4).status == 200 else 1)"]
+  CMD ["exchange-cert-exporter", "healthcheck", "--web.listen-address", "127.0.0.1:9940"]
 ENTRYPOINT ["exchange-cert-exporter"]
 CMD ["serve", "--config.file", "/etc/exchange-cert-exporter/config.yaml", "--web.listen-address", ":9940"]

@@ -108,6 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
         help="a Nagios/Icinga check (see exchange-cert-exporter check --help)",
     )
+    health = commands.add_parser(
+        "healthcheck", help="exit 0 if the exporter at ADDR answers (the container's check)"
+    )
+    health.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default="127.0.0.1:9940",
+        metavar="ADDR",
+        help="where the exporter listens (default 127.0.0.1:9940)",
+    )
     demo = commands.add_parser(
         "demo", help="run serve against an embedded loopback lab that reproduces KB 940726"
     )
@@ -188,7 +198,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     return REPORT_EXIT[snapshot.status]
 
 
-COMMANDS = {"report": cmd_report, "serve": cmd_serve, "demo": cmd_demo}
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    from exporter.service.healthcheck import check  # noqa: PLC0415 - this command only
+
+    try:
+        host, port = parse_listen_address(args.listen)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    healthy, seen = check("127.0.0.1" if host in ("0.0.0.0", "") else host, port)  # noqa: S104
+    print(f"{PROG}: {'healthy' if healthy else 'unhealthy'}: {seen}")
+    return 0 if healthy else 1
+
+
+COMMANDS = {
+    "report": cmd_report,
+    "serve": cmd_serve,
+    "demo": cmd_demo,
+    "healthcheck": cmd_healthcheck,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

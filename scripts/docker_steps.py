@@ -44,7 +44,7 @@ def run_phase(venv: Path) -> None:
     )
     try:
         command = healthcheck()
-        command[0] = str(bin_dir / "python")
+        command[0] = str(bin_dir / command[0])  # the image's PATH holds the venv's bin
         for _ in range(100):
             if subprocess.run(command, check=False, stderr=subprocess.DEVNULL).returncode == 0:
                 print("docker_steps: HEALTHCHECK passed against the installed exporter")

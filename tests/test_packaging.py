@@ -4,11 +4,14 @@ and the Nagios and Icinga definitions, whose options must be the check's real on
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from exporter.cli import build_parser
 from exporter.nagios.command import build_check_parser
@@ -38,7 +41,10 @@ def test_dockerfile_has_what_an_operator_expects() -> None:
     assert user == ["USER 10001"]
     assert "EXPOSE 9940" in lines
     health = next(x for x in lines if x.startswith("HEALTHCHECK "))
-    assert "http://127.0.0.1:9940/-/healthy" in health
+    assert (
+        '"exchange-cert-exporter", "healthcheck", "--web.listen-address", "127.0.0.1:9940"'
+        in health
+    )
     assert 'ENTRYPOINT ["exchange-cert-exporter"]' in lines
     assert (
         'CMD ["serve", "--config.file", "/etc/exchange-cert-exporter/config.yaml", '
@@ -80,3 +86,41 @@ def test_systemd_unit_runs_serve_with_real_flags() -> None:
         "WantedBy=multi-user.target",
     ):
         assert key in text
+
+
+def _verify_unit(tmp_path: Path, with_drop_in: bool) -> subprocess.CompletedProcess[str]:
+    """systemd-analyze verify on the shipped unit (ExecStart pointed at an executable
+    that exists here), with or without the LDAP credential drop-in."""
+    unit = (ROOT / "contrib" / "exchange-cert-exporter.service").read_text()
+    unit = unit.replace("/opt/exchange-cert-exporter/bin/exchange-cert-exporter", "/bin/true")
+    (tmp_path / "exchange-cert-exporter.service").write_text(unit)
+    if with_drop_in:
+        drop_in = tmp_path / "exchange-cert-exporter.service.d"
+        drop_in.mkdir()
+        shutil.copy(ROOT / "contrib" / "exchange-cert-exporter.service.d" / DROP_IN, drop_in)
+    return subprocess.run(
+        ["systemd-analyze", "verify", "exchange-cert-exporter.service"],
+        cwd=tmp_path,
+        env={**os.environ, "SYSTEMD_UNIT_PATH": f"{tmp_path}:"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+DROP_IN = "ldap-credential.conf"
+
+
+@pytest.mark.parametrize("with_drop_in", [False, True], ids=["static-only", "ldap-drop-in"])
+def test_systemd_unit_verifies_and_starts_without_a_password_file(
+    tmp_path: Path, with_drop_in: bool
+) -> None:
+    unit = (ROOT / "contrib" / "exchange-cert-exporter.service").read_text()
+    # A static-only config needs no password file: nothing in the unit may ask for one.
+    assert "LoadCredential" not in re.sub(r"^#.*$", "", unit, flags=re.M)
+    drop_in = (ROOT / "contrib" / "exchange-cert-exporter.service.d" / DROP_IN).read_text()
+    assert "LoadCredential=ldap-password:/etc/exchange-cert-exporter/ldap-password" in drop_in
+    result = _verify_unit(tmp_path, with_drop_in)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""

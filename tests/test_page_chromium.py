@@ -105,3 +105,50 @@ def test_page_before_the_first_refresh(
         assert exporter.get("/-/ready")[0] == 503
     finally:
         silent.close()
+
+
+def test_the_worst_rows_come_first_and_the_page_reloads_itself(
+    make_tls, make_dns, write_config, root_file, issuing_ca, start_exporter, browser_page
+) -> None:
+    """Issue #17 item 9: in the inventory's order ok, warning, critical; on the page
+    critical, warning, ok, with the days cells coloured and a reload at the interval."""
+    from tests.conftest import lab_config
+    from tests.pki import DAY, NOW
+
+    certs = {
+        "EXCH01": issuing_ca.issue("mail1.contoso.com"),  # ok
+        "EXCH02": issuing_ca.issue("mail2.contoso.com", not_after=NOW + 20 * DAY),  # warning
+        "EXCH03": issuing_ca.issue("mail3.contoso.com", not_after=NOW + 3 * DAY),  # critical
+    }
+    servers, records = [], {}
+    for n, (name, cert) in enumerate(certs.items(), start=1):
+        tls = make_tls(f"127.0.6.{20 + n}", cert)
+        host = f"mail{n}.contoso.com"
+        records[host] = [tls.address]
+        servers.append(
+            {
+                "name": name,
+                "fqdn": f"{name.lower()}.contoso.local",
+                "addresses": [tls.address],
+                "urls": {"ews": f"https://{host}:{tls.port}/EWS/Exchange.asmx"},
+            }
+        )
+    config = lab_config(servers, make_dns(records), [root_file])
+    config["probe"] = {"interval": "45s", "timeout": "3s"}
+    exporter = start_exporter(write_config(config))
+    page = browser_page
+    page.goto(exporter.base + "/")
+    rows = page.locator("#endpoints tr[id^=ep-]")
+    order = [rows.nth(i).locator("td").nth(0).inner_text() for i in range(rows.count())]
+    assert order == ["EXCH03", "EXCH02", "EXCH01"]
+    colours = [
+        rows.nth(i).locator("td.days").evaluate("e => getComputedStyle(e).backgroundColor")
+        for i in range(3)
+    ]
+    assert colours[0] == "rgb(179, 38, 30)"  # inside expiry_critical
+    assert colours[1] == "rgb(242, 192, 55)"  # inside expiry_warning
+    assert colours[2] == "rgba(0, 0, 0, 0)"  # control: no colour when fine
+    assert page.locator("meta[http-equiv=refresh]").get_attribute("content") == "45"
+    assert page.locator("#overall").inner_text().strip() == "CRITICAL"
+    assert "s ago, took" in page.locator("header p").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "landing-page-sorted.png"), full_page=True)

@@ -19,8 +19,8 @@ def test_quick_start_is_install_then_demo() -> None:
     from scripts.quickstart import quickstart_commands
 
     assert quickstart_commands(README) == [
-        "python3 -m pip install .",
-        "exchange-cert-exporter demo",
+        "python3 -m venv .venv && .venv/bin/python -m pip install .",
+        ".venv/bin/exchange-cert-exporter demo",
     ]
 
 

@@ -1,8 +1,9 @@
 """The landing page (``/``): what an Exchange admin reads at a glance. One row per
-server and component with Outlook's three checks, DNS and days to expiry; under
-every row with a problem, its reasons and the commands that fix it, with a copy
-button. Server-rendered, no external assets; every value from a certificate,
-the directory or the config is escaped.
+server and component with Outlook's three checks, DNS, the chain and days to
+expiry (coloured by the expiry judgement), the worst rows first; under every row
+with a problem, its reasons and the commands that fix it, with a copy button. It
+reloads itself at the probe interval. Server-rendered, no external assets; every
+value from a certificate, the directory or the config is escaped.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ tr.status-critical td.status,.s-critical{color:#fff;background:#b3261e}
 tr.status-warning td.status,.s-warning{background:#f2c037}
 tr.status-unknown td.status,.s-unknown{color:#fff;background:#6b4fa1}
 tr.status-ok td.status,.s-ok{color:#fff;background:#17703a}
+td.days-critical{color:#fff;background:#b3261e;font-weight:700}td.days-warning{background:#f2c037;font-weight:700}
 td.status{font-weight:700;text-transform:uppercase;text-align:center}
 tr.details td{background:#fbfbfc;border-bottom:2px solid #d0d5db}
 .reason{margin:2px 0}.fix{display:flex;gap:8px;align-items:flex-start;margin:6px 0}
@@ -55,8 +57,12 @@ _MARK = {
 
 
 def _days(report: EndpointReport) -> str:
-    days = report.verdict.days_left
-    return '<span class="na">&ndash;</span>' if days is None else f"{days:.0f}"
+    """The days-left cell, coloured by the expiry judgement (the thresholds' verdict)."""
+    verdict = report.verdict
+    days = verdict.days_left
+    if days is None:
+        return '<td class="days"><span class="na">&ndash;</span></td>'
+    return f'<td class="days days-{verdict.expiry_status.value}">{days:.0f}</td>'
 
 
 def _row(report: EndpointReport, index: int) -> str:
@@ -156,10 +162,13 @@ def _dns_banner(snapshot: Snapshot) -> str:
     return f'<p class="s-warning" id="dns-failing">DNS FAILING: {escape(snapshot.dns.message)}</p>'
 
 
-def render_page(snapshot: Snapshot | None, now: dt.datetime) -> str:
+def render_page(snapshot: Snapshot | None, now: dt.datetime, refresh: float | None = None) -> str:
+    """``refresh``: seconds after which the browser reloads the page (the probe
+    interval, so each load shows a new refresh); None for a page that stays."""
+    reload = f'<meta http-equiv="refresh" content="{max(5, round(refresh))}">' if refresh else ""
     head = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">{reload}'
         f"<title>Exchange internal URL certificates</title><style>{_CSS}</style></head><body>"
     )
     links = '<a href="/metrics">Metrics</a> &middot; <a href="/api/v1/status">Status JSON</a>'
@@ -182,7 +191,9 @@ def render_page(snapshot: Snapshot | None, now: dt.datetime) -> str:
         summary += escape(f" discovery {failing.source} failing ({failing.reason or 'failed'})")
     if not snapshot.endpoints:
         summary += " No endpoints found."
-    rows = "".join(_row(r, i) for i, r in enumerate(snapshot.endpoints))
+    # Worst first (critical, unknown, warning, ok); the inventory's order within each.
+    ordered = sorted(snapshot.endpoints, key=lambda r: -r.status.rank)
+    rows = "".join(_row(r, i) for i, r in enumerate(ordered))
     table = (
         '<table id="endpoints"><tr><th>Server</th><th>Component</th><th>Internal URL</th>'
         "<th>Name</th><th>Issuer</th><th>Date</th><th>DNS</th><th>Whole chain</th>"

@@ -91,13 +91,16 @@ class ExporterServer(ThreadingHTTPServer):
         auth: BasicAuth,
         logger: logging.Logger,
         tls: ssl.SSLContext | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
+        """``headers``: the web config's http_server_config.headers, on every response."""
         super().__init__(address, _Handler)
         self.refresher = refresher
         self.auth = auth
         self.logger = logger
         self.own_metrics = OwnMetrics(refresher)
         self.tls = tls
+        self.headers = dict(headers or {})
 
     def get_request(self) -> tuple[Any, Any]:
         sock, addr = super().get_request()
@@ -146,9 +149,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(sum(map(len, parts))))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for key, value in (headers or {}).items():
+        # The configured headers win over the defaults and over a path's own.
+        merged = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+        merged.update(headers or {})
+        merged.update(self.server.headers)
+        for key, value in merged.items():
             self.send_header(key, value)
         # end_headers() without its flush: the headers go out with the first parts.
         pending = [*self._headers_buffer, b"\r\n"]
@@ -178,14 +183,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:
-        if not self._authorised():
-            return
         path = self.path.split("?", 1)[0]
+        # /-/healthy says only that the process runs: a container's health check
+        # needs no credentials for it (README, "Docker and systemd").
+        if path != "/-/healthy" and not self._authorised():
+            return
         refresher = self.server.refresher
         if path == "/metrics":
             self._metrics()
         elif path == "/":
-            page = render_page(refresher.snapshot, dt.datetime.now(dt.UTC))
+            now = dt.datetime.now(dt.UTC)
+            page = render_page(refresher.snapshot, now, refresher.config.probe.interval)
             self._send(
                 200,
                 page.encode(),

@@ -41,7 +41,9 @@ def serve(
     # scrape's thread in sooner during a refresh (/metrics p99, benchmarks/RESULTS.md).
     sys.setswitchinterval(0.0005)
     refresher = Refresher(config_path, config, logger, world)
-    server = ExporterServer(listen, refresher, BasicAuth(web.users), logger, web.ssl_context())
+    server = ExporterServer(
+        listen, refresher, BasicAuth(web.users), logger, web.ssl_context(), web.headers
+    )
     stopping = threading.Event()
 
     def on_term(signum: int, _frame: FrameType | None) -> None:
