@@ -24,6 +24,7 @@ from exporter.logs import setup_logging
 from exporter.nagios.command import run_check
 from exporter.pipeline import run_cycle
 from exporter.render.json import snapshot_json
+from exporter.render.names import render_names
 from exporter.render.powershell import render_powershell
 from exporter.render.table import render_table
 from exporter.service.run import DEFAULT_LISTEN, parse_listen_address, serve
@@ -81,9 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     _config_flag(report)
     report.add_argument(
         "--format",
-        choices=("table", "json", "powershell"),
+        choices=("table", "json", "powershell", "names"),
         default="table",
-        help="table (default), json (the documented contract) or powershell",
+        help="table (default), json (the documented contract), powershell, or names "
+        "(the names the next certificate needs)",
     )
     serve = commands.add_parser(
         "serve", help="run as a Prometheus exporter with a status page (the main job)"
@@ -191,6 +193,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     snapshot = run_cycle(config)
     if args.format == "json":
         sys.stdout.write(json.dumps(snapshot_json(snapshot), indent=2) + "\n")
+    elif args.format == "names":
+        sys.stdout.write(render_names(snapshot))
     elif args.format == "powershell":
         sys.stdout.write(render_powershell(snapshot))
     else:

@@ -16,6 +16,7 @@ from exporter.certfacts import parse_chain
 from exporter.config import Config
 from exporter.discovery import DiscoveryStatus
 from exporter.discovery.sources import Discoverer
+from exporter.evaluate.consistency import evaluate_consistency
 from exporter.evaluate.outcome import Status, worst
 from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint
 from exporter.model import Endpoint
@@ -26,6 +27,7 @@ from exporter.probe.processes import probe_in_processes
 from exporter.probe.runner import ProbeSettings, probe_all
 from exporter.probe.tls import TlsClient
 from exporter.remediation import Remediation, build_remediation, suggest_for
+from exporter.remediation.names_plan import NamesPlan, plan_names
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Snapshot:
         started_at: wall-clock start (UTC); duration in seconds.
         status: the worst endpoint status; UNKNOWN when nothing was found to probe.
         dns: how the internal DNS servers answered.
+        names_plan: the names clients are given, for the next certificate request.
     """
 
     endpoints: tuple[EndpointReport, ...]
@@ -73,6 +76,7 @@ class Snapshot:
     duration: float
     status: Status
     dns: DnsHealth = field(default_factory=DnsHealth)
+    names_plan: NamesPlan = field(default_factory=lambda: NamesPlan((), None))
 
 
 @dataclass
@@ -123,9 +127,9 @@ def run_cycle(
         config.aia,
         config.revocation,
     )
-    verdicts = [
-        evaluate_endpoint(p, config.trust.store, config.thresholds, now, chains) for p in probes
-    ]
+    verdicts = evaluate_consistency(
+        [evaluate_endpoint(p, config.trust.store, config.thresholds, now, chains) for p in probes]
+    )
     # The names remediation checks (the certificate's), asked at once like the probes'.
     hosts = [suggest_for(v) for v in verdicts]
     resolver.resolve_all(host for host in hosts if host)
@@ -136,7 +140,8 @@ def run_cycle(
     status = worst([r.status for r in reports]) if reports else Status.UNKNOWN
     duration = time.monotonic() - start
     dns = dns_health(resolver)
-    return Snapshot(reports, inventory.statuses, started_at, duration, status, dns)
+    names = plan_names(verdicts)
+    return Snapshot(reports, inventory.statuses, started_at, duration, status, dns, names)
 
 
 def dns_health(resolver: DnsResolver) -> DnsHealth:

@@ -62,6 +62,7 @@ def make_tls(tmp_path: Path) -> Iterator[Callable[..., TlsServer]]:
         send: list[Any] | None = None,
         by_sni: dict[str, Issued] | None = None,
         tweak: Callable[[ssl.SSLContext], None] | None = None,
+        port: int = 0,
     ) -> TlsServer:
         n = next(counter)
         default = issued.write(tmp_path, f"tls{n}", send)
@@ -69,7 +70,7 @@ def make_tls(tmp_path: Path) -> Iterator[Callable[..., TlsServer]]:
             name: cert.write(tmp_path, f"tls{n}-{i}")
             for i, (name, cert) in enumerate((by_sni or {}).items())
         }
-        server = TlsServer(address, default, sni_files, tweak=tweak)
+        server = TlsServer(address, default, sni_files, port=port, tweak=tweak)
         started.append(server)
         return server
 

@@ -72,7 +72,7 @@ def test_rules_are_valid() -> None:
         [PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 12 rules found" in result.stdout
+    assert "SUCCESS: 14 rules found" in result.stdout
 
 
 def test_every_contract_alert_exists() -> None:
@@ -86,6 +86,8 @@ def test_every_contract_alert_exists() -> None:
         "ExchangeInternalUrlCertRevoked",
         "ExchangeInternalUrlCertRevocationUnavailable",
         "ExchangeInternalUrlChainIncomplete",
+        "ExchangeCertificateInconsistent",
+        "ExchangeCertificateChanged",
         "ExchangeInternalUrlDnsMismatch",
         "ExchangeInternalUrlProbeFailing",
         "ExchangeDiscoveryFailing",
@@ -347,6 +349,64 @@ def test_chain_incomplete(tmp_path: Path) -> None:
         },
         early="30m",
     )
+
+
+def test_certificate_inconsistent(tmp_path: Path) -> None:
+    _single(
+        tmp_path,
+        "ExchangeCertificateInconsistent",
+        _base("exchange_internal_url_cert_consistent", "0x100"),
+        "65m",
+        {**JOINED, "severity": "warning"},
+        {
+            "summary": "EXCH01 ews presents an older certificate than the other servers of "
+            "mail.contoso.com",
+            "description": "The servers that answer mail.contoso.com do not present the same "
+            f"certificate: EXCH01 still presents an older one for {URL}, which will expire by "
+            "surprise. Enable the newest certificate on EXCH01.",
+            "remediation": FIX + "\n",
+        },
+        early="30m",
+    )
+
+
+def test_certificate_changed_is_informational(tmp_path: Path) -> None:
+    renewed = f"{1.7e9:.0f}x30 {1.8e9:.0f}x100"  # notBefore moves at minute 31
+    tests = [
+        {"eval_time": "20m", "alertname": "ExchangeCertificateChanged", "exp_alerts": []},
+        {
+            "eval_time": "40m",
+            "alertname": "ExchangeCertificateChanged",
+            "exp_alerts": [
+                {
+                    "exp_labels": {**JOINED, "severity": "info"},
+                    "exp_annotations": {
+                        "summary": "EXCH01 ews presents a new certificate",
+                        "description": f"The certificate EXCH01 presents for {URL} changed in "
+                        "the last hour (a renewal was bound). For information: check that "
+                        "every server of mail.contoso.com got it.",
+                    },
+                }
+            ],
+        },
+        # An hour after the change it is over.
+        {"eval_time": "125m", "alertname": "ExchangeCertificateChanged", "exp_alerts": []},
+    ]
+    series_in = [
+        series("exchange_internal_url_cert_not_before_timestamp_seconds", renewed, **EP),
+        # Control: EXCH02's certificate never changes.
+        series(
+            "exchange_internal_url_cert_not_before_timestamp_seconds",
+            f"{1.7e9:.0f}x130",
+            server="EXCH02",
+            component="ews",
+        ),
+        *_context(),
+    ]
+    result = run_promtool(
+        tmp_path, [{"interval": "1m", "input_series": series_in, "alert_rule_test": tests}]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_date_invalid(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from enum import StrEnum
 
 class Check(StrEnum):
     """The checks reported per endpoint: Outlook's three, plus reachability, DNS, whether
-    the server sends its whole chain, and revocation (as WinINet checks it)."""
+    the server sends its whole chain, revocation (as WinINet checks it), and whether
+    every server of the namespace presents the same certificate."""
 
     PROBE_OK = "probe_ok"
     DNS_MATCH = "dns_match"
@@ -21,6 +22,7 @@ class Check(StrEnum):
     DATE_VALID = "date_valid"
     CHAIN_COMPLETE = "chain_complete"
     NOT_REVOKED = "not_revoked"
+    CONSISTENT = "consistent"
 
 
 class Reason(StrEnum):
@@ -57,6 +59,8 @@ class Reason(StrEnum):
     REVOKED = "revoked"
     REVOCATION_UNAVAILABLE = "revocation_unavailable"
     CRL_EXPIRED = "crl_expired"
+    # consistent
+    CERTIFICATE_DIFFERS = "certificate_differs"
     # hygiene: warnings Outlook does not show (EndpointVerdict.advisories)
     WEAK_SIGNATURE = "weak_signature"
     WEAK_KEY = "weak_key"

@@ -6,6 +6,7 @@ check's outcome, and the certificate facts. Renderers format it; none re-derive.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ class EndpointVerdict:
         status: the worst of all the above.
         advisories: hygiene warnings (``weak_signature``, ``weak_key``,
             ``long_validity``): each makes the status at least warning, never critical.
+        newest_in_namespace: when ``consistent`` is false, the newest leaf another
+            server of the namespace presents (what the fix enables); else None.
     """
 
     probe: ProbeResult
@@ -71,6 +74,7 @@ class EndpointVerdict:
     status: Status
     evaluated_at: dt.datetime
     advisories: tuple[Outcome, ...] = ()
+    newest_in_namespace: CertificateFacts | None = None
 
     @property
     def leaf(self) -> CertificateFacts | None:
@@ -138,6 +142,7 @@ def evaluate_endpoint(
         checks[Check.DATE_VALID] = evaluate_date(leaf, now)
         checks[Check.CHAIN_COMPLETE] = judged.chain_complete
         checks[Check.NOT_REVOKED] = judged.not_revoked
+        checks[Check.CONSISTENT] = Outcome.not_judged()  # across endpoints: amend()
         advisories = judged.advisories + evaluate_validity(leaf, thresholds.max_validity)
         not_after = leaf.not_after
         chain_not_after = min(c.not_after for c in chain)
@@ -168,12 +173,16 @@ def evaluate_endpoint(
     )
 
 
+# False, yet Outlook goes on: a chain Windows completes over AIA; a namespace whose
+# servers present different certificates (the old one expires by surprise).
+_WARN_WHEN_FALSE = {Check.CHAIN_COMPLETE, Check.CONSISTENT}
 _CERTIFICATE_CHECKS = (
     Check.NAME_MATCH,
     Check.ISSUER_TRUSTED,
     Check.DATE_VALID,
     Check.CHAIN_COMPLETE,
     Check.NOT_REVOKED,
+    Check.CONSISTENT,
 )
 # Not judged, yet worth a warning: Outlook goes on, but something is wrong
 # (Exchange marks the certificate RevocationCheckFailure; ../shared/WINDOWS-TRUST.md),
@@ -186,6 +195,24 @@ _WARN_WHEN_UNKNOWN = {
     Reason.DNS_TIMEOUT,  # the internal DNS did not answer: DNS is not judged
     Reason.DNS_ERROR,
 }
+
+
+def amend(
+    verdict: EndpointVerdict,
+    check: Check,
+    outcome: Outcome,
+    newest_in_namespace: CertificateFacts | None = None,
+) -> EndpointVerdict:
+    """The verdict with one check decided later, across endpoints (``consistent``),
+    and its statuses recomputed."""
+    checks = {**verdict.checks, check: outcome}
+    return dataclasses.replace(
+        verdict,
+        checks=checks,
+        checks_status=_status(checks, verdict.advisories, Status.OK),
+        status=_status(checks, verdict.advisories, verdict.expiry_status),
+        newest_in_namespace=newest_in_namespace,
+    )
 
 
 def _status(
@@ -201,6 +228,6 @@ def _status(
             statuses.append(Status.WARNING)
         elif outcome.ok is False and outcome.reason is not Reason.INTERNAL_ERROR:
             # A chain Windows completes over AIA still works for Outlook: a warning.
-            serious = check is not Check.CHAIN_COMPLETE
+            serious = check not in _WARN_WHEN_FALSE
             statuses.append(Status.CRITICAL if serious else Status.WARNING)
     return worst(statuses)

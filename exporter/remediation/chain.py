@@ -23,6 +23,19 @@ def chain_steps(verdict: EndpointVerdict) -> list[Step]:
     revocation = verdict.checks[Check.NOT_REVOKED]
     if revocation.reason is not None and leaf is not None:
         steps.append(_revocation_step(endpoint, revocation.reason, leaf))
+    newest = verdict.newest_in_namespace
+    if verdict.checks[Check.CONSISTENT].ok is False and newest is not None:
+        server = endpoint.server.name
+        steps.append(
+            Step(
+                StepKind.COMMAND,
+                f"Enable-ExchangeCertificate -Server {server} -Thumbprint {newest.thumbprint} "
+                "-Services IIS",
+                f"{server}: serve the namespace's newest certificate, as the other servers "
+                f"do (import it first with Import-ExchangeCertificate -Server {server} if "
+                "it is not on this server)",
+            )
+        )
     return steps
 
 

@@ -120,5 +120,31 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
             "unanswered": snapshot.dns.unanswered,
             "message": snapshot.dns.message,
         },
+        "names_plan": names_plan_json(snapshot),
         "endpoints": [endpoint_json(r) for r in snapshot.endpoints],
+    }
+
+
+def names_plan_json(snapshot: Snapshot) -> dict[str, Any]:
+    plan = snapshot.names_plan
+    return {
+        "names": [
+            {
+                "name": n.name,
+                "endpoints": [
+                    {
+                        "server": u.server,
+                        "component": u.component,
+                        "url": u.url,
+                        "covered": u.covered,
+                    }
+                    for u in n.uses
+                ],
+                "covered_by_current": n.covered_by_current,
+                "public_ok": n.public_ok,
+                "reason": n.reason,
+            }
+            for n in plan.names
+        ],
+        "request_command": plan.request_command,
     }

@@ -21,6 +21,8 @@ Exposition, per endpoint (labels ``server``, ``component``)::
     exchange_internal_url_cert_not_revoked{...} 1
     exchange_internal_url_cert_not_after_timestamp_seconds{...} 1.827e+09
     exchange_internal_url_chain_not_after_timestamp_seconds{...} 1.827e+09
+    exchange_internal_url_cert_not_before_timestamp_seconds{...} 1.795e+09
+    exchange_internal_url_cert_consistent{...} 1
     exchange_internal_url_status{...} 2
     exchange_internal_url_info{server,component,url,host,suggested_url,version,site} 1
     exchange_internal_url_problem_info{server,component,check,reason} 1
@@ -78,6 +80,10 @@ _CHECK_METRICS = {
     Check.NOT_REVOKED: (
         "exchange_internal_url_cert_not_revoked",
         "1 if no certificate of the chain is revoked (CRL, OCSP); 0 if one is.",
+    ),
+    Check.CONSISTENT: (
+        "exchange_internal_url_cert_consistent",
+        "1 if the endpoint presents its namespace's newest certificate; 0 if not.",
     ),
 }
 
@@ -178,6 +184,11 @@ def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
         "The earliest notAfter in the presented chain.",
         ENDPOINT_LABELS,
     )
+    not_before = _gauge(
+        "exchange_internal_url_cert_not_before_timestamp_seconds",
+        "The presented leaf certificate's notBefore (it moves when a renewal is bound).",
+        ENDPOINT_LABELS,
+    )
     status = _gauge(
         "exchange_internal_url_status",
         "Endpoint status: 0 ok, 1 warning, 2 critical, 3 unknown.",
@@ -242,6 +253,7 @@ def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
         leaf = verdict.leaf
         if leaf is not None and verdict.not_after and verdict.chain_not_after:
             not_after.add_metric(labels, verdict.not_after.timestamp())
+            not_before.add_metric(labels, leaf.not_before.timestamp())
             chain_not_after.add_metric(labels, verdict.chain_not_after.timestamp())
             cert.add_metric(
                 [*labels, leaf.subject, leaf.issuer, leaf.serial, leaf.fingerprint_sha256], 1
@@ -252,6 +264,7 @@ def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
         *checks.values(),
         not_after,
         chain_not_after,
+        not_before,
         status,
         info,
         problem,

@@ -1,0 +1,147 @@
+"""The names the next certificate needs (issue #16, item 2), pure over the judged
+endpoints: every distinct host name clients are given (internal and external URLs,
+the Autodiscover SCP, Outlook Anywhere), which endpoints use it, whether the
+certificate each presents covers it, and whether a public CA can issue it.
+
+Public CAs have not issued certificates for internal names (a suffix that is not
+a public domain, a single label) since November 2015 (CA/Browser Forum Baseline
+Requirements), so such a name needs the KB 940726 fix first: move the URL to a
+public name with split DNS (../shared/EXCHANGE-SURFACES.md). Names compare
+case-insensitively, without a trailing dot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from exporter.evaluate.names import covers
+from exporter.evaluate.verdict import EndpointVerdict
+from exporter.model import parse_url
+from exporter.remediation.kb940726 import ps_quote
+
+# Suffixes no public CA issues for: RFC 6762 (.local), RFC 2606 and RFC 6761, the
+# home.arpa of RFC 8375, and the private suffixes AD deployments commonly chose.
+INTERNAL_SUFFIXES = (
+    "local",
+    "localdomain",
+    "lan",
+    "corp",
+    "internal",
+    "intranet",
+    "private",
+    "home",
+    "home.arpa",
+    "ad",
+    "test",
+    "example",
+    "invalid",
+    "localhost",
+)
+
+
+@dataclass(frozen=True)
+class NameUse:
+    """One endpoint that gives clients the name; ``covered`` None without a certificate."""
+
+    server: str
+    component: str
+    url: str
+    covered: bool | None
+
+
+@dataclass(frozen=True)
+class PlannedName:
+    """Attributes:
+    covered_by_current: every endpoint that uses the name presents a certificate
+        that covers it.
+    public_ok: a public CA can issue it; else ``reason`` says why and what to do.
+    """
+
+    name: str
+    uses: tuple[NameUse, ...]
+    covered_by_current: bool
+    public_ok: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class NamesPlan:
+    """``request_command`` None when no name is public."""
+
+    names: tuple[PlannedName, ...]
+    request_command: str | None
+
+
+def _normal(host: str) -> str:
+    return host.rstrip(".").lower()
+
+
+def public_reason(name: str) -> str | None:
+    """None when a public CA can issue ``name``; else why not, and the fix."""
+    fix = "move the URL to a public name the certificate carries, with split DNS (KB 940726)"
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        return f"an IP address: public CAs issue for names (and for private addresses never); {fix}"
+    if "." not in name:
+        return f"a single-label name: no public CA issues it (since 2015); {fix}"
+    for suffix in INTERNAL_SUFFIXES:
+        if name == suffix or name.endswith("." + suffix):
+            return f"'.{suffix}' is not a public domain: no public CA issues it (since 2015); {fix}"
+    return None
+
+
+def _hosts(verdict: EndpointVerdict) -> list[tuple[str, str]]:
+    """(host, url) for the URLs this endpoint gives clients: internal and external."""
+    endpoint = verdict.probe.endpoint
+    out = []
+    if endpoint.target is not None:
+        out.append((_normal(endpoint.target.host), endpoint.url))
+    if endpoint.external_url:
+        # A bad ExternalUrl names nothing a certificate could carry.
+        with contextlib.suppress(ValueError):
+            out.append((_normal(parse_url(endpoint.external_url).host), endpoint.external_url))
+    return out
+
+
+def plan_names(verdicts: Sequence[EndpointVerdict]) -> NamesPlan:
+    uses: dict[str, list[NameUse]] = {}
+    for verdict in verdicts:
+        endpoint = verdict.probe.endpoint
+        leaf = verdict.leaf
+        for host, url in _hosts(verdict):
+            covered = covers(leaf, host) if leaf is not None else None
+            use = NameUse(endpoint.server.name, endpoint.component.value, url, covered)
+            if use not in uses.setdefault(host, []):
+                uses[host].append(use)
+    names = tuple(
+        PlannedName(
+            name,
+            tuple(found),
+            all(u.covered for u in found),
+            public_reason(name) is None,
+            public_reason(name),
+        )
+        for name, found in sorted(uses.items())
+    )
+    return NamesPlan(names, _request(names, verdicts))
+
+
+def _request(names: tuple[PlannedName, ...], verdicts: Sequence[EndpointVerdict]) -> str | None:
+    public = [n for n in names if n.public_ok and not n.name.startswith("*")]
+    if not public:
+        return None
+    subject = max(public, key=lambda n: (len(n.uses), -names.index(n)))
+    ordered = [subject.name] + [n.name for n in public if n is not subject]
+    server = verdicts[0].probe.endpoint.server.fqdn if verdicts else "EXCH01"
+    request_file = ps_quote(f"\\\\{server}\\c$\\{subject.name}.req")
+    return (
+        f'New-ExchangeCertificate -GenerateRequest -SubjectName "cn={subject.name}" '
+        f"-DomainName {','.join(ordered)} -PrivateKeyExportable $true "
+        f"-RequestFile {request_file}"
+    )

@@ -1,0 +1,42 @@
+"""``report --format names``: the names the next certificate needs, for the admin
+about to order one: each name clients are given, who uses it, whether today's
+certificate covers it, which no public CA will issue (fix those first, per KB
+940726), and the request to run. Formats ``Snapshot.names_plan``; derives nothing.
+"""
+
+from __future__ import annotations
+
+from exporter.pipeline import Snapshot
+
+_YES = {True: "yes", False: "NO", None: "-"}
+
+
+def render_names(snapshot: Snapshot) -> str:
+    plan = snapshot.names_plan
+    if not plan.names:
+        return "No names to plan: the inventory lists no internal URL.\n"
+    rows = [
+        (
+            n.name,
+            _YES[n.public_ok],
+            _YES[n.covered_by_current],
+            ", ".join(f"{u.server} {u.component}" for u in n.uses),
+        )
+        for n in plan.names
+    ]
+    headers = ("NAME", "PUBLIC", "COVERED", "USED BY")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers[:3])]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers[:3], widths, strict=True)) + "  USED BY"]
+    for name, row in zip(plan.names, rows, strict=True):
+        lines.append(
+            "  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        )
+        if name.reason:
+            lines.append(f"    {name.name}: {name.reason}")
+    lines.append("")
+    if plan.request_command:
+        lines.append("The certificate request for every public name (Exchange Management Shell):")
+        lines.append(plan.request_command)
+    else:
+        lines.append("No name is public: move the URLs to public names first (KB 940726).")
+    return "\n".join(lines) + "\n"
