@@ -98,14 +98,15 @@ def test_powershell_report(kb_lab) -> None:
     assert code == [
         f"Set-ClientAccessService -Identity EXCH01 -AutodiscoverServiceInternalUri "
         f"https://mail.contoso.com:{port}/Autodiscover/Autodiscover.xml",
-        "Invoke-Command -ComputerName exch01.contoso.local -ScriptBlock { Import-Module "
-        "WebAdministration; Restart-WebAppPool -Name MSExchangeAutodiscoverAppPool }",
         'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
         f"-InternalUrl https://mail.contoso.com:{port}/EWS/Exchange.asmx",
         'Set-OABVirtualDirectory -Identity "EXCH01\\OAB (Default Web Site)" '
         f"-InternalUrl https://mail.contoso.com:{port}/OAB",
+        # The recycle last: after every URL it serves has moved.
+        "Invoke-Command -ComputerName exch01.contoso.local -ScriptBlock { Import-Module "
+        "WebAdministration; Restart-WebAppPool -Name MSExchangeAutodiscoverAppPool }",
     ]
-    assert "# === EXCH01 / ews:" in result.stdout
+    assert "# ===== EXCH01 (exch01.contoso.local)" in result.stdout
 
 
 def test_exit_codes_ok_and_warning(
@@ -223,3 +224,46 @@ def test_table_says_the_inventory_is_empty(tmp_path, root_file) -> None:
     assert result.stdout == (
         "No endpoints to report: the inventory (servers: or ldap:) lists no internal URL.\n"
     )
+
+
+def test_the_demo_labs_fix_script_runs_top_to_bottom_twice(tmp_path) -> None:
+    """Issue #16 item 4: one section per server, each command once, DNS records first
+    and guarded (adding one twice fails), the app pool recycle after the URL it
+    serves. No PowerShell runs here (none is packaged for Linux on these registries),
+    so the structure is asserted."""
+    from exporter.lab.scenario import start_lab
+
+    lab = start_lab(tmp_path)
+    try:
+        result = run_exporter(
+            "report", "--config.file", str(lab.config_path), "--format", "powershell"
+        )
+    finally:
+        lab.close()
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in result.stdout.splitlines():
+        if line.startswith("# ===== "):
+            current = line.split()[2]
+            sections[current] = []
+        elif line and not line.startswith("#"):
+            assert current is not None, line
+            sections[current].append(line)
+    assert "EXCH01" in sections
+    for server, code in sections.items():
+        assert len(code) == len(set(code)), f"{server}: a command appears twice"
+        for line in code:
+            if "Add-DnsServerResourceRecord" in line:
+                assert line.startswith("if (-not (Resolve-DnsName -Name "), line
+                assert "-ErrorAction SilentlyContinue)) { Add-DnsServerResourceRecord" in line
+                assert line.endswith(" }")
+    exch01 = sections["EXCH01"]
+    dns = [i for i, line in enumerate(exch01) if "Add-DnsServerResourceRecord" in line]
+    setters = [i for i, line in enumerate(exch01) if line.startswith("Set-")]
+    recycle = [i for i, line in enumerate(exch01) if "Restart-WebAppPool" in line]
+    assert dns
+    assert setters
+    assert recycle
+    assert max(dns) < min(setters) < max(setters) < min(recycle)
+    # The record four components need, once.
+    assert len([x for x in exch01 if '-Name "mail"' in x and "Add-Dns" in x]) == 1

@@ -191,6 +191,8 @@ def _dns_steps(
             f"-Name {ps_quote(label)} -{family} {address}",
             f"internal DNS: {host} must resolve to {server.name} ({address}); "
             "run on a DNS server of the domain and adjust -ZoneName if the zone differs",
+            guard=f"Resolve-DnsName -Name {ps_quote(host)} -Type {record} -DnsOnly "
+            "-ErrorAction SilentlyContinue",
         )
     ]
 

@@ -15,8 +15,15 @@ class StepKind(StrEnum):
 
 @dataclass(frozen=True)
 class Step:
-    """One remediation step: ``text`` is complete and runnable for COMMAND, IIS, DNS."""
+    """One remediation step: ``text`` is complete and runnable for COMMAND, IIS, DNS.
+
+    Attributes:
+        guard: for a step that fails when run twice (adding a DNS record), a
+            PowerShell expression that is true once it is done; the .ps1 runs the
+            step only while it is false. None for steps safe to repeat.
+    """
 
     kind: StepKind
     text: str
     comment: str
+    guard: str | None = None
