@@ -33,6 +33,58 @@ def fast_rules(tmp_path: Path) -> Path:
     return path
 
 
+def alerting_stack(tmp_path: Path, exporter_port: int, receiver_port: int):
+    """Alertmanager (webhook and Slack-style receivers, the shipped template) and a
+    Prometheus scraping the exporter every second with the shipped rules, for 0s."""
+    am = Alertmanager(
+        tmp_path / "am",
+        {
+            "route": {
+                "receiver": "oncall",
+                "group_by": ["alertname", "server", "component"],
+                "group_wait": "1s",
+                "group_interval": "1s",
+                "repeat_interval": "1h",
+            },
+            "receivers": [
+                {
+                    "name": "oncall",
+                    "webhook_configs": [
+                        {"url": f"http://127.0.0.1:{receiver_port}/webhook", "send_resolved": True}
+                    ],
+                    "slack_configs": [
+                        {
+                            "api_url": f"http://127.0.0.1:{receiver_port}/slack",
+                            "channel": "#exchange",
+                            "send_resolved": True,
+                            "title": '{{ template "exchange.certificates.title" . }}',
+                            "text": '{{ template "exchange.certificates.text" . }}',
+                        }
+                    ],
+                }
+            ],
+            "templates": [str(TEMPLATE)],
+        },
+    )
+    prometheus = Prometheus(
+        tmp_path / "prom",
+        {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "alerting": {
+                "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am.port}"]}]}]
+            },
+            "scrape_configs": [
+                {
+                    "job_name": "exchange-cert",
+                    "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+                }
+            ],
+        },
+        [fast_rules(tmp_path)],
+    )
+    return am, prometheus
+
+
 @pytest.fixture
 def receiver():
     r = Receiver()
@@ -74,52 +126,7 @@ def test_page_carries_the_fix_and_resolves(
     )
     config["probe"] = {"interval": "2s", "timeout": "1s", "concurrency": 4}
     exporter = start_exporter(write_config(config))
-    am = Alertmanager(
-        tmp_path / "am",
-        {
-            "route": {
-                "receiver": "oncall",
-                "group_by": ["alertname", "server", "component"],
-                "group_wait": "1s",
-                "group_interval": "1s",
-                "repeat_interval": "1h",
-            },
-            "receivers": [
-                {
-                    "name": "oncall",
-                    "webhook_configs": [
-                        {"url": f"http://127.0.0.1:{receiver.port}/webhook", "send_resolved": True}
-                    ],
-                    "slack_configs": [
-                        {
-                            "api_url": f"http://127.0.0.1:{receiver.port}/slack",
-                            "channel": "#exchange",
-                            "send_resolved": True,
-                            "title": '{{ template "exchange.certificates.title" . }}',
-                            "text": '{{ template "exchange.certificates.text" . }}',
-                        }
-                    ],
-                }
-            ],
-            "templates": [str(TEMPLATE)],
-        },
-    )
-    prometheus = Prometheus(
-        tmp_path / "prom",
-        {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "alerting": {
-                "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am.port}"]}]}]
-            },
-            "scrape_configs": [
-                {
-                    "job_name": "exchange-cert",
-                    "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}],
-                }
-            ],
-        },
-        [fast_rules(tmp_path)],
-    )
+    am, prometheus = alerting_stack(tmp_path, exporter.port, receiver.port)
     try:
         command = (
             'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
@@ -184,6 +191,99 @@ def test_page_carries_the_fix_and_resolves(
             )
 
         receiver.wait_for(resolved, timeout=60)
+        assert time.monotonic() - start < 120
+    finally:
+        prometheus.stop()
+        am.stop()
+
+
+def _alert(body: dict, name: str, server: str) -> dict | None:
+    return next(
+        (
+            a
+            for a in body["alerts"]
+            if a["labels"]["alertname"] == name and a["labels"]["server"] == server
+        ),
+        None,
+    )
+
+
+def test_a_renewal_left_behind_pages_and_its_fix_shows(
+    tmp_path, make_tls, make_dns, write_config, root_file, issuing_ca: CA, start_exporter, receiver
+) -> None:
+    """Issue #16: two servers answer mail.contoso.com; the renewal reached EXCH01 only.
+    ExchangeCertificateInconsistent arrives for EXCH02 with the Enable-ExchangeCertificate
+    command; once EXCH02 serves the new certificate, ExchangeCertificateChanged tells
+    on-call and the inconsistency resolves."""
+    from cryptography.hazmat.primitives import hashes
+
+    from tests.peers.dnsmasq import free_port
+    from tests.pki import DAY, NOW
+
+    start = time.monotonic()
+    old = issuing_ca.issue("mail.contoso.com", not_before=NOW - 300 * DAY, not_after=NOW + 60 * DAY)
+    new = issuing_ca.issue("mail.contoso.com", not_before=NOW - DAY)
+    thumb = new.cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - a thumbprint
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.6.31 mail.contoso.com\n127.0.6.32 mail.contoso.com\n")
+    dns = make_dns({}, extra=[f"--addn-hosts={hosts}"])
+    port = free_port("127.0.6.31")
+    make_tls("127.0.6.31", new, port=port)
+    behind = make_tls("127.0.6.32", old, port=port)
+    servers = [
+        {
+            "name": name,
+            "fqdn": f"{name.lower()}.contoso.local",
+            "version": "2019",
+            "addresses": [address],
+            "urls": {"ews": f"https://mail.contoso.com:{port}/EWS/Exchange.asmx"},
+        }
+        for name, address in (("EXCH01", "127.0.6.31"), ("EXCH02", "127.0.6.32"))
+    ]
+    config = lab_config(servers, dns, [root_file])
+    config["probe"] = {"interval": "2s", "timeout": "1s", "concurrency": 4}
+    exporter = start_exporter(write_config(config))
+    am, prometheus = alerting_stack(tmp_path, exporter.port, receiver.port)
+    try:
+        inconsistent = "ExchangeCertificateInconsistent"
+        _, body = receiver.wait_for(
+            lambda p, b: (
+                p == "/webhook"
+                and b["status"] == "firing"
+                and _alert(b, inconsistent, "EXCH02") is not None
+            ),
+            timeout=60,
+        )
+        alert = _alert(body, inconsistent, "EXCH02")
+        assert alert is not None
+        assert alert["labels"]["severity"] == "warning"
+        assert alert["annotations"]["remediation"] == (
+            f"Enable-ExchangeCertificate -Server EXCH02 -Thumbprint {thumb} -Services IIS\n"
+        )
+        assert not any(
+            _alert(b, inconsistent, "EXCH01") for p, b in receiver.received if p == "/webhook"
+        )
+        # The admin binds the new certificate on EXCH02.
+        behind.replace_certificate(new.write(tmp_path, "renewed"))
+        _, changed = receiver.wait_for(
+            lambda p, b: (
+                p == "/webhook"
+                and b["status"] == "firing"
+                and _alert(b, "ExchangeCertificateChanged", "EXCH02") is not None
+            ),
+            timeout=60,
+        )
+        info = _alert(changed, "ExchangeCertificateChanged", "EXCH02")
+        assert info is not None
+        assert info["labels"]["severity"] == "info"
+        receiver.wait_for(
+            lambda p, b: (
+                p == "/webhook"
+                and b["status"] == "resolved"
+                and _alert(b, inconsistent, "EXCH02") is not None
+            ),
+            timeout=60,
+        )
         assert time.monotonic() - start < 120
     finally:
         prometheus.stop()

@@ -67,6 +67,15 @@ def test_admin_sees_the_mismatch_and_copies_the_fix(kb_lab, start_exporter, brow
         "not among the certificate's subject alternative names"
     ).first.is_visible()
     assert page.locator("a[href='/metrics']").is_visible()
+    # Issue #16 item 3: EXCH01's three URLs are one namespace: its certificate shows
+    # once above them, not under each; its fixes once each, below them.
+    namespaces = page.locator("#endpoints tr.namespace")
+    assert namespaces.count() == 2
+    first = namespaces.nth(0).inner_text()
+    assert first.startswith(f"exch01.contoso.local:{port}")
+    assert page.get_by_text("Certificate: CN=mail.contoso.com").count() == 1
+    assert "(EXCH01)" in first
+    assert page.locator("pre", has_text="Restart-WebAppPool").count() == 1
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "landing-page.png"), full_page=True)
 

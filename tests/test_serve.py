@@ -4,6 +4,7 @@ scraped over HTTP; promtool checks the exposition."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import ssl
@@ -95,6 +96,15 @@ def test_metrics_per_endpoint_and_promtool(kb_lab, start_exporter) -> None:
     ]
     assert cert["subject"] == "CN=mail.contoso.com,O=Contoso Test"
     assert len(cert["fingerprint_sha256"]) == 64
+    assert re.fullmatch(r"[0-9A-F]{40}", cert["thumbprint"])
+    assert cert["not_after"].endswith("Z")
+    # One series per distinct certificate, by these labels: EXCH01's three URLs share
+    # one certificate, EXCH02 has its own.
+    distinct = {
+        (s["thumbprint"], s["subject"], s["issuer"], s["not_after"])
+        for s in series(m, "exchange_certificate_info")
+    }
+    assert len(distinct) == 2
     assert value(m, "exchange_discovery_success", source="static") == 1
     assert value(m, "exchange_exporter_config_last_reload_successful") == 1
     assert value(m, "exchange_exporter_last_refresh_timestamp_seconds") <= time.time()

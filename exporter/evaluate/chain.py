@@ -47,6 +47,12 @@ class FetchKind(StrEnum):
 
 # (url, kind, POST body or None) -> (body, None) or (None, why not)
 Fetch = Callable[[str, FetchKind, bytes | None], tuple[bytes | None, str | None]]
+ChainKey = tuple[bytes, ...]
+
+
+def chain_key(chain: tuple[CertificateFacts, ...]) -> ChainKey:
+    """What identifies a presented chain: its certificates' bytes, in order."""
+    return tuple(c.der for c in chain)
 
 
 @dataclass(frozen=True)

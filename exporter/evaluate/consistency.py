@@ -20,11 +20,17 @@ from exporter.evaluate.outcome import Check, Outcome, Reason
 from exporter.evaluate.verdict import EndpointVerdict, amend
 
 
-def namespace_of(verdict: EndpointVerdict) -> tuple[str, int] | None:
+def namespace_key(verdict: EndpointVerdict) -> tuple[str, int] | None:
+    """The namespace an endpoint's URL is in: (host, port); None for an unusable URL."""
     target = verdict.probe.endpoint.target
-    if target is None or verdict.leaf is None:
+    if target is None:
         return None
     return target.host.rstrip(".").lower(), target.port
+
+
+def namespace_of(verdict: EndpointVerdict) -> tuple[str, int] | None:
+    """The namespace, for an endpoint that presented a certificate to compare."""
+    return namespace_key(verdict) if verdict.leaf is not None else None
 
 
 def evaluate_consistency(verdicts: Sequence[EndpointVerdict]) -> list[EndpointVerdict]:

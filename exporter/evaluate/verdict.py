@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from exporter.certfacts import CertificateFacts, parse_chain
 from exporter.config import Thresholds
-from exporter.evaluate.chain import ChainJudgement, judge_chain
+from exporter.evaluate.chain import ChainJudgement, ChainKey, chain_key, judge_chain
 from exporter.evaluate.checks import (
     evaluate_date,
     evaluate_dns,
@@ -116,7 +116,7 @@ def evaluate_endpoint(
     trust: TrustStore,
     thresholds: Thresholds,
     now: dt.datetime,
-    chains: Mapping[tuple[bytes, ...], ChainJudgement] | None = None,
+    chains: Mapping[ChainKey, ChainJudgement] | None = None,
 ) -> EndpointVerdict:
     """``chains``: the refresh's judgements by presented chain (``pki.judge``, with
     AIA and revocation fetched); a chain not in it is judged here, offline."""
@@ -135,7 +135,7 @@ def evaluate_endpoint(
     if chain and target is not None:
         leaf = chain[0]
         checks[Check.NAME_MATCH] = evaluate_name(leaf, target.host)
-        judged = (chains or {}).get(tuple(c.der for c in chain))
+        judged = (chains or {}).get(chain_key(chain))
         if judged is None:
             judged = judge_chain(chain, trust, now)
         checks[Check.ISSUER_TRUSTED] = judged.issuer

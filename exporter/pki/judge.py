@@ -16,7 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from exporter.certfacts import CertificateFacts
 from exporter.config.schema import FetchConfig
 from exporter.evaluate import revocation as rev
-from exporter.evaluate.chain import ChainJudgement, Fetch, FetchKind, judge_chain
+from exporter.evaluate.chain import (
+    ChainJudgement,
+    ChainKey,
+    Fetch,
+    FetchKind,
+    chain_key,
+    judge_chain,
+)
 from exporter.pki.fetch import Fetcher
 from exporter.truststore import TrustStore
 
@@ -30,12 +37,6 @@ LIMITS = {
     FetchKind.OCSP: (64 << 10, HOUR),
 }
 WORKERS = 8
-
-ChainKey = tuple[bytes, ...]
-
-
-def chain_key(chain: tuple[CertificateFacts, ...]) -> ChainKey:
-    return tuple(c.der for c in chain)
 
 
 def judge_chains(

@@ -1,9 +1,11 @@
-"""The landing page (``/``): what an Exchange admin reads at a glance. One row per
-server and component with Outlook's three checks, DNS, the chain and days to
-expiry (coloured by the expiry judgement), the worst rows first; under every row
-with a problem, its reasons and the commands that fix it, with a copy button. It
-reloads itself at the probe interval. Server-rendered, no external assets; every
-value from a certificate, the directory or the config is escaped.
+"""The landing page (``/``): what an Exchange admin reads at a glance. The endpoints
+grouped by namespace (URL host and port), the worst first: each namespace's
+certificate(s) once above its rows (render/namespaces.py), one row per server and
+component with Outlook's three checks, DNS, the chain and days to expiry
+(coloured by the expiry judgement), the reasons under each row, and the
+namespace's fixes once, each with a copy button. It reloads itself at the probe
+interval. Server-rendered, no external assets; every value from a certificate,
+the directory or the config is escaped.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from exporter import __version__
 from exporter.evaluate.checks import iso
 from exporter.evaluate.outcome import Check, Status
 from exporter.pipeline import EndpointReport, Snapshot
+from exporter.render.namespaces import namespaces
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2329;background:#f5f6f8}
@@ -37,6 +40,7 @@ pre{margin:0;padding:6px 8px;background:#20262e;color:#e8eaed;white-space:pre-wr
 button.copy{cursor:pointer;padding:4px 10px;border:1px solid #1f5fa8;background:#fff;color:#1f5fa8;border-radius:3px}
 .advice{margin:6px 0;padding:6px 8px;background:#fff7e0;border-left:3px solid #f2c037}
 .cert{margin:6px 0 0;color:#555;font-size:12px}
+tr.namespace td{background:#e4e9ef;border-top:2px solid #b9c3ce;font-size:13px}
 footer{padding:8px 24px 24px;color:#666}
 """
 
@@ -87,10 +91,11 @@ def _row(report: EndpointReport, index: int) -> str:
         f'<tr class="status-{status}" id="ep-{index}">{tds}'
         f'<td class="status">{escape(status)}</td></tr>'
     )
-    return row + _details(report, index)
+    return row + _details(report)
 
 
-def _details(report: EndpointReport, index: int) -> str:
+def _details(report: EndpointReport) -> str:
+    """The endpoint's reasons; its certificate and fixes are its namespace's."""
     verdict = report.verdict
     parts = []
     for check in Check:
@@ -108,24 +113,8 @@ def _details(report: EndpointReport, index: int) -> str:
             f'<div class="reason"><b>hygiene</b> ({escape(code)}): '
             f"{escape(advisory.message or '')}</div>"
         )
-    for n, step in enumerate(report.remediation.steps):
-        if step.kind.value == "advice":
-            parts.append(f'<div class="advice">{escape(step.text)}</div>')
-            continue
-        target = f"fix-{index}-{n}"
-        parts.append(
-            f'<div class="fix"><pre id="{target}">{escape(step.text)}</pre>'
-            f'<button class="copy" type="button" data-target="{target}">Copy</button>'
-            "</div>"
-        )
     if not parts:
         return ""
-    leaf = verdict.leaf
-    if leaf is not None:
-        parts.append(
-            f'<div class="cert">Certificate: {escape(leaf.subject)} issued by '
-            f"{escape(leaf.issuer)}, thumbprint {escape(leaf.thumbprint)}</div>"
-        )
     return f'<tr class="details"><td colspan="11">{"".join(parts)}</td></tr>'
 
 
@@ -191,14 +180,19 @@ def render_page(snapshot: Snapshot | None, now: dt.datetime, refresh: float | No
         summary += escape(f" discovery {failing.source} failing ({failing.reason or 'failed'})")
     if not snapshot.endpoints:
         summary += " No endpoints found."
-    # Worst first (critical, unknown, warning, ok); the inventory's order within each.
-    ordered = sorted(snapshot.endpoints, key=lambda r: -r.status.rank)
-    rows = "".join(_row(r, i) for i, r in enumerate(ordered))
+    rows, index = [], 0
+    for k, group in enumerate(namespaces(snapshot)):
+        rows.append(group.header(k))
+        for report in group.reports:
+            rows.append(_row(report, index))
+            index += 1
+        rows.append(group.fixes(k))
+    rows_html = "".join(rows)
     table = (
         '<table id="endpoints"><tr><th>Server</th><th>Component</th><th>Internal URL</th>'
         "<th>Name</th><th>Issuer</th><th>Date</th><th>DNS</th><th>Whole chain</th>"
         "<th>Not revoked</th><th>Days left</th>"
-        f"<th>Status</th></tr>{rows}</table>"
+        f"<th>Status</th></tr>{rows_html}</table>"
     )
     return (
         f"{head}<header><h1>Exchange internal URL certificates</h1>"

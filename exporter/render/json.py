@@ -85,7 +85,7 @@ def endpoint_json(report: EndpointReport) -> dict[str, Any]:
         "suggested_url": report.remediation.suggested_url,
         "remediation": report.remediation.texts,
         "remediation_steps": [
-            {"kind": s.kind.value, "text": s.text, "comment": s.comment}
+            {"kind": s.kind.value, "text": s.text, "comment": s.comment, "guard": s.guard}
             for s in report.remediation.steps
         ],
     }

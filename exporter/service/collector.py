@@ -26,7 +26,8 @@ Exposition, per endpoint (labels ``server``, ``component``)::
     exchange_internal_url_status{...} 2
     exchange_internal_url_info{server,component,url,host,suggested_url,version,site} 1
     exchange_internal_url_problem_info{server,component,check,reason} 1
-    exchange_certificate_info{server,component,subject,issuer,serial,fingerprint_sha256} 1
+    exchange_certificate_info{server,component,subject,issuer,serial,fingerprint_sha256,
+                              thumbprint,not_after} 1
     exchange_internal_url_remediation_info{server,component,step="01",kind="command",
                                            text="Set-WebServicesVirtualDirectory ..."} 1
 
@@ -47,6 +48,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from exporter.evaluate.checks import iso
 from exporter.evaluate.outcome import Check
 from exporter.pipeline import Snapshot
 from exporter.service.own_metrics import ExporterCollector, ExporterState
@@ -212,8 +214,17 @@ def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
     )
     cert = _gauge(
         "exchange_certificate_info",
-        "Always 1; the presented leaf certificate.",
-        [*ENDPOINT_LABELS, "subject", "issuer", "serial", "fingerprint_sha256"],
+        "Always 1; the presented leaf certificate. One series per distinct certificate: "
+        "count by (thumbprint, subject, issuer, not_after).",
+        [
+            *ENDPOINT_LABELS,
+            "subject",
+            "issuer",
+            "serial",
+            "fingerprint_sha256",
+            "thumbprint",
+            "not_after",
+        ],
     )
     for report in snap.endpoints:
         verdict = report.verdict
@@ -256,7 +267,16 @@ def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
             not_before.add_metric(labels, leaf.not_before.timestamp())
             chain_not_after.add_metric(labels, verdict.chain_not_after.timestamp())
             cert.add_metric(
-                [*labels, leaf.subject, leaf.issuer, leaf.serial, leaf.fingerprint_sha256], 1
+                [
+                    *labels,
+                    leaf.subject,
+                    leaf.issuer,
+                    leaf.serial,
+                    leaf.fingerprint_sha256,
+                    leaf.thumbprint,
+                    iso(leaf.not_after),
+                ],
+                1,
             )
     yield from (
         success,
