@@ -48,6 +48,14 @@ def lab(make_tls, make_dns, write_config, root_file, issuing_ca: CA):
                 "urls": {"ews": f"https://exch02.contoso.local:{kb.port}/EWS/Exchange.asmx"},
             },
         ]
+        # EXCH03's address comes from DNS only: with DNS down nothing can be probed.
+        servers.append(
+            {
+                "name": "EXCH03",
+                "fqdn": "exch03.contoso.local",
+                "urls": {"ews": f"https://mail.contoso.com:{ok.port}/EWS/Exchange.asmx"},
+            }
+        )
         config = lab_config(servers, dns, [root_file])
         config["dns"]["timeout"] = "1s"
         return write_config(config), dns
@@ -91,12 +99,18 @@ def test_an_unanswering_dns_server_never_suggests_a_record(lab, outage: str) -> 
     assert by["EXCH02"].verdict.checks[Check.NAME_MATCH].ok is False
     steps = [s.text for s in by["EXCH02"].remediation.steps]
     assert any(s.startswith("Make sure mail2.contoso.com resolves") for s in steps)
+    # Nothing probed for EXCH03, and not called a failure: a warning, no page.
+    exch03 = by["EXCH03"].verdict
+    assert exch03.checks[Check.PROBE_OK].ok is None
+    assert exch03.checks[Check.PROBE_OK].reason is Reason.SERVER_ADDRESS_UNKNOWN
+    assert by["EXCH03"].status is Status.WARNING
+    assert 'exchange_internal_url_probe_success{component="ews",server="EXCH03"}' not in text
     # One finding for the nameserver, not one per endpoint.
-    assert snapshot.dns.unanswered == 3  # two URL hosts, one suggested name
+    assert snapshot.dns.unanswered == 4  # two URL hosts, EXCH03's name, a suggested name
     assert dns.nameserver in (snapshot.dns.message or "")
     assert text.count("DNS FAILING") == 1
-    assert "exchange_dns_unanswered_lookups 3.0" in text
-    assert snapshot_json(snapshot)["dns"]["unanswered"] == 3
+    assert "exchange_dns_unanswered_lookups 4.0" in text
+    assert snapshot_json(snapshot)["dns"]["unanswered"] == 4
 
 
 def test_a_missing_record_still_gets_its_command(lab) -> None:
@@ -114,4 +128,6 @@ def test_a_missing_record_still_gets_its_command(lab) -> None:
     )
     assert snapshot.dns.unanswered == 0
     assert snapshot.dns.message is None
+    # Control: a server name that does not exist is a failure, not an outage.
+    assert by["EXCH03"].verdict.checks[Check.PROBE_OK].ok is False
     assert "DNS FAILING" not in everything(snapshot)

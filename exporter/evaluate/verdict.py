@@ -22,6 +22,7 @@ from exporter.evaluate.checks import (
 )
 from exporter.evaluate.names import evaluate_name
 from exporter.evaluate.outcome import Check, Outcome, Reason, Status, worst
+from exporter.probe.dns import DnsReason
 from exporter.probe.runner import ProbeResult, SkipReason
 from exporter.probe.tls import TlsReason
 from exporter.truststore import TrustStore
@@ -103,12 +104,23 @@ def _probe_outcome(probe: ProbeResult) -> Outcome:
         message = text.format(error=probe.endpoint.url_error)
         if probe.skipped in (SkipReason.PLAIN_HTTP, SkipReason.NO_URL):
             return Outcome.not_judged(reason, message)
+        if probe.skipped is SkipReason.SERVER_ADDRESS_UNKNOWN and _unanswered(probe):
+            # The internal DNS did not answer: the server may be fine (one finding
+            # for the nameservers says so), so the probe is not judged, not failed.
+            return Outcome.not_judged(
+                reason, f"{message}: the internal DNS did not answer, so nothing was probed"
+            )
         return Outcome.failed(reason, message)
     assert probe.tls is not None  # noqa: S101 - not skipped implies a handshake attempt
     if probe.tls.reason is TlsReason.OK:
         return Outcome.passed()
     where = f"{probe.tls.address}:{probe.tls.port}"
     return Outcome.failed(Reason(probe.tls.reason.value), f"{where}: {probe.tls.detail}")
+
+
+def _unanswered(probe: ProbeResult) -> bool:
+    answers = (probe.server_dns, probe.url_dns)
+    return any(a is not None and a.reason in (DnsReason.TIMEOUT, DnsReason.ERROR) for a in answers)
 
 
 def evaluate_endpoint(
@@ -194,6 +206,7 @@ _WARN_WHEN_UNKNOWN = {
     Reason.CRL_EXPIRED,
     Reason.DNS_TIMEOUT,  # the internal DNS did not answer: DNS is not judged
     Reason.DNS_ERROR,
+    Reason.SERVER_ADDRESS_UNKNOWN,  # not judged only when the DNS did not answer
 }
 
 
