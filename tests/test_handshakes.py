@@ -245,7 +245,7 @@ def test_an_interrupt_while_planning_stops_the_run(
 
     def interrupted(endpoint: Any, resolver: DnsResolver) -> Any:
         calls.append(1)
-        if len(calls) == 3 * runner.FEED_EVERY:
+        if len(calls) == 3 * runner.FEED_CHUNK:
             raise _Interrupt
         return original(endpoint, resolver)
 

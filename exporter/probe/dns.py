@@ -23,7 +23,7 @@ import dns.name
 import dns.rcode
 
 from exporter.probe import dnswire
-from exporter.probe.dnsbatch import Batch, Exchange, Lookup
+from exporter.probe.dnsbatch import Batch, DnsTransport, Lookup
 
 ALL_FAILED = "all nameservers failed"
 
@@ -149,8 +149,8 @@ class DnsResolver:
         def ended(lookup: Lookup) -> None:
             futures[lookup.name].set_result(self._meaning(lookup))
 
-        with Exchange(self.nameservers) as exchange:
-            Batch(exchange, self.timeout, self.window, ended).run(lookups)
+        with DnsTransport(self.nameservers) as transport:
+            Batch(transport, self.timeout, self.window, ended).run(lookups)
         for lookup in lookups:  # pragma: no cover - every lookup ends in Batch.run
             if not futures[lookup.name].done():
                 ended(lookup)

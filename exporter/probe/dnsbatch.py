@@ -56,13 +56,13 @@ class Batch:
 
     def __init__(
         self,
-        exchange: Exchange,
+        transport: DnsTransport,
         timeout: float,
         window: int,
         ended: Callable[[Lookup], None] | None = None,
     ) -> None:
         """``ended`` is called once for each lookup, as soon as it has ended."""
-        self.exchange = exchange
+        self.transport = transport
         self.timeout = timeout
         self.window = window
         self._ended = ended
@@ -84,10 +84,10 @@ class Batch:
             if not self._live:
                 continue
             soonest = min(x.server_deadline for x in self._live.values())
-            self._handle(self.exchange.wait(max(0.0, soonest - time.monotonic())))
+            self._handle(self.transport.wait(max(0.0, soonest - time.monotonic())))
             while self._waited_on_tcp:  # what arrived meanwhile is read before expiring
                 self._waited_on_tcp = False
-                self._handle(self.exchange.wait(0.0))
+                self._handle(self.transport.wait(0.0))
             self._expire()
 
     def _handle(self, events: list[tuple[int, dnswire.Reply | OSError]]) -> None:
@@ -105,7 +105,7 @@ class Batch:
         Windows' resolver moves on after a second rather than giving up.
         """
         while id(lookup) in self._live:
-            now, left = time.monotonic(), len(self.exchange.nameservers) - lookup.server
+            now, left = time.monotonic(), len(self.transport.nameservers) - lookup.server
             lookup.server_deadline = now + max(0.0, lookup.deadline - now) / left
             lookup.queries, lookup.replies = {}, []
             for rdtype in QUERY_TYPES:
@@ -117,9 +117,9 @@ class Batch:
                 self._flying[(lookup.server, ident)] = lookup
             try:
                 for ident, rdtype in lookup.queries.items():
-                    self.exchange.send(lookup.server, dnswire.query(lookup.wire, rdtype, ident))
+                    self.transport.send(lookup.server, dnswire.query(lookup.wire, rdtype, ident))
             except OSError as exc:
-                self._fail(lookup, f"{self.exchange.label(lookup.server)}: {exc.strerror or exc}")
+                self._fail(lookup, f"{self.transport.label(lookup.server)}: {exc.strerror or exc}")
             else:
                 return
 
@@ -137,19 +137,19 @@ class Batch:
                 # wait for it, within this name's deadline.
                 self._waited_on_tcp = True
                 try:
-                    reply = _tcp(self.exchange.nameservers[server], lookup, rdtype, reply.ident)
+                    reply = _tcp(self.transport.nameservers[server], lookup, rdtype, reply.ident)
                 except TimeoutError:
                     self._tcp_failed[server] = f"no answer within {self.timeout:g}s"
                     return  # this name's deadline ends it
                 except _ServerFailed as exc:
                     failure = self._tcp_failed[server] = str(exc)
             if failure is not None:
-                label = self.exchange.label(server)
+                label = self.transport.label(server)
                 self._retry(lookup, f"{label}: truncated answer, and over TCP: {failure}")
                 return
         if reply.rcode not in _FINAL:
             rcode = dns.rcode.to_text(dns.rcode.Rcode(reply.rcode))
-            self._retry(lookup, f"{self.exchange.label(server)} answered {rcode}")
+            self._retry(lookup, f"{self.transport.label(server)} answered {rcode}")
             return
         lookup.replies.append(reply)
         if len(lookup.replies) == len(lookup.queries) or reply.rcode == dns.rcode.NXDOMAIN:
@@ -158,7 +158,7 @@ class Batch:
 
     def _server_down(self, server: int, error: OSError) -> None:
         """ICMP port unreachable (ECONNREFUSED): every name asked there moves on."""
-        failure = f"{self.exchange.label(server)}: {error.strerror or error}"
+        failure = f"{self.transport.label(server)}: {error.strerror or error}"
         hit = {id(x): x for (s, _), x in self._flying.items() if s == server}
         for lookup in hit.values():
             self._retry(lookup, failure)
@@ -166,8 +166,8 @@ class Batch:
     def _expire(self) -> None:
         now = time.monotonic()
         for lookup in [x for x in self._live.values() if x.server_deadline <= now]:
-            failure = f"{self.exchange.label(lookup.server)} did not answer"
-            if lookup.server + 1 < len(self.exchange.nameservers) and now < lookup.deadline:
+            failure = f"{self.transport.label(lookup.server)} did not answer"
+            if lookup.server + 1 < len(self.transport.nameservers) and now < lookup.deadline:
                 self._retry(lookup, failure)
             else:
                 lookup.failures.append(failure)
@@ -183,7 +183,7 @@ class Batch:
         self._forget(lookup)
         lookup.failures.append(failure)
         lookup.server += 1
-        if lookup.server >= len(self.exchange.nameservers) or time.monotonic() >= lookup.deadline:
+        if lookup.server >= len(self.transport.nameservers) or time.monotonic() >= lookup.deadline:
             self._end(lookup)
 
     def _end(self, lookup: Lookup) -> None:
@@ -196,7 +196,7 @@ class Batch:
             self._flying.pop((lookup.server, ident), None)
 
 
-class Exchange:
+class DnsTransport:
     """One connected, non-blocking UDP socket per nameserver, opened on first use."""
 
     def __init__(self, nameservers: list[tuple[str, int]]) -> None:
@@ -205,7 +205,7 @@ class Exchange:
         self._servers_by_fd: dict[int, int] = {}
         self._poll = select.poll()
 
-    def __enter__(self) -> Exchange:
+    def __enter__(self) -> DnsTransport:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,10 +15,17 @@ import os
 import threading
 from collections.abc import Sequence
 
-from exporter.probe.poller import Driver, Handshake, JobQueue, Outcome
+from exporter.probe.poller import Driver, Handshake, HandshakeEnd, JobQueue
 from exporter.probe.tls import TlsClient, TlsResult
 
-__all__ = ["MAX_THREADS", "Handshake", "HandshakeRun", "Outcome", "probe_tls", "run_handshakes"]
+__all__ = [
+    "MAX_THREADS",
+    "Handshake",
+    "HandshakeEnd",
+    "HandshakeRun",
+    "probe_tls",
+    "run_handshakes",
+]
 
 # Threads that drive handshakes: two keep both cores of a small VM busy with
 # OpenSSL's work; more only contend for the GIL (benchmarks/README.md).
@@ -27,7 +34,7 @@ MAX_THREADS = 2
 
 def run_handshakes(
     jobs: Sequence[Handshake], timeout: float, client: TlsClient, slots: int
-) -> list[Outcome]:
+) -> list[HandshakeEnd]:
     """Handshake with every job, at most ``slots`` at once; results in job order.
     The calling thread drives a share of them itself.
 
@@ -57,7 +64,7 @@ class HandshakeRun:
         threads = max(1, min(MAX_THREADS, _usable_cpus(), slots))
         shares = [slots // threads + (i < slots % threads) for i in range(threads)]
         self._jobs: list[Handshake] = []
-        self._results: list[Outcome | None] = []
+        self._results: list[HandshakeEnd | None] = []
         self._queue = JobQueue()
         self._timeout, self._client = timeout, client
         self._own_share = shares.pop(0) if caller_drives else 0
@@ -88,7 +95,7 @@ class HandshakeRun:
         """Start nothing more; what is in flight ends on its own deadline."""
         self._queue.stop()
 
-    def finish(self) -> list[Outcome]:
+    def finish(self) -> list[HandshakeEnd]:
         self._queue.close()
         try:
             if self._own_share:

@@ -47,7 +47,7 @@ class _Connection:
         self.tls: SSL.Connection | None = None  # once connected
 
 
-Outcome = TlsResult | Exception
+HandshakeEnd = TlsResult | Exception
 
 
 class JobQueue:
@@ -112,7 +112,7 @@ class Driver:
         client: TlsClient,
         slots: int,
         queue: JobQueue,
-        results: list[Outcome | None],
+        results: list[HandshakeEnd | None],
     ) -> None:
         self.jobs, self.timeout, self.client = jobs, timeout, client
         self.slots, self.queue, self.results = slots, queue, results
@@ -232,7 +232,7 @@ class Driver:
     ) -> None:
         self._finish(conn, _result(conn.job, conn.start, reason, detail), registered)
 
-    def _finish(self, conn: _Connection, outcome: Outcome, registered: bool = True) -> None:
+    def _finish(self, conn: _Connection, outcome: HandshakeEnd, registered: bool = True) -> None:
         """Record the outcome and close; a connection that was in flight frees a slot."""
         self.results[conn.index] = outcome
         conn.tls = None

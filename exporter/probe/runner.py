@@ -69,7 +69,7 @@ class ProbeSettings:
 
 
 # Handshakes handed to the engine at a time while planning goes on.
-FEED_EVERY = 16
+FEED_CHUNK = 16
 
 
 def choose_address(server_addresses: Sequence[str], url_addresses: Sequence[str]) -> str | None:
@@ -175,7 +175,7 @@ def probe_all(
                 waiting.append(len(planned))
                 jobs.append(job)
             planned.append((result, time.monotonic() - start))
-            if len(jobs) == FEED_EVERY:
+            if len(jobs) == FEED_CHUNK:
                 run.add(jobs)
                 jobs = []
         run.add(jobs)
