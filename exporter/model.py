@@ -160,3 +160,27 @@ class Endpoint:
             identity=identity,
             site_scope=site_scope,
         )
+
+
+@dataclass(frozen=True)
+class DiscoveryStatus:
+    """How one source fared this cycle.
+
+    Attributes:
+        last_success: UNIX time of the last successful run, None if never.
+        error: why the last run failed, None on success.
+        reason: a stable code for the failure (LDAP: unreachable, tls_error,
+            invalid_credentials, bind_failed, timeout, search_failed, ...).
+        stale: the inventory in use is the last good one, not this run's.
+        notes: what the source saw and left out (skipped servers, pointer SCPs).
+    """
+
+    source: str
+    success: bool
+    servers: int
+    endpoints: int
+    last_success: float | None
+    error: str | None = None
+    reason: str | None = None
+    stale: bool = False
+    notes: tuple[str, ...] = ()

@@ -14,69 +14,21 @@ from dataclasses import dataclass, field
 
 from exporter.certfacts import parse_chain
 from exporter.config import Config
-from exporter.discovery import DiscoveryStatus
 from exporter.discovery.sources import Discoverer
 from exporter.evaluate.consistency import evaluate_consistency
 from exporter.evaluate.outcome import Status, worst
-from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint
+from exporter.evaluate.verdict import evaluate_endpoint
 from exporter.model import Endpoint
 from exporter.pki.fetch import FetchCache, Fetcher
 from exporter.pki.judge import judge_chains
 from exporter.probe.dns import DnsResolver
 from exporter.probe.processes import probe_in_processes
-from exporter.probe.runner import ProbeSettings, probe_all
+from exporter.probe.results import ProbeSettings
+from exporter.probe.runner import probe_all
 from exporter.probe.tls import TlsClient
-from exporter.remediation import Remediation, build_remediation, suggest_for
-from exporter.remediation.names_plan import NamesPlan, plan_names
-
-
-@dataclass(frozen=True)
-class EndpointReport:
-    """A verdict and its fix: what every renderer formats."""
-
-    verdict: EndpointVerdict
-    remediation: Remediation
-
-    @property
-    def status(self) -> Status:
-        return self.verdict.status
-
-
-@dataclass(frozen=True)
-class DnsHealth:
-    """The internal DNS servers as the refresh met them: one finding for an outage,
-    rather than one per endpoint.
-
-    Attributes:
-        nameservers: ``host:port`` of each server asked, in order.
-        unanswered: how many of the refresh's lookups no nameserver answered.
-        message: a sentence naming the servers and the failure; None when every
-            lookup was answered (a name that does not exist is an answer).
-    """
-
-    nameservers: tuple[str, ...] = ()
-    unanswered: int = 0
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The result of one refresh cycle.
-
-    Attributes:
-        started_at: wall-clock start (UTC); duration in seconds.
-        status: the worst endpoint status; UNKNOWN when nothing was found to probe.
-        dns: how the internal DNS servers answered.
-        names_plan: the names clients are given, for the next certificate request.
-    """
-
-    endpoints: tuple[EndpointReport, ...]
-    discovery: tuple[DiscoveryStatus, ...]
-    started_at: dt.datetime
-    duration: float
-    status: Status
-    dns: DnsHealth = field(default_factory=DnsHealth)
-    names_plan: NamesPlan = field(default_factory=lambda: NamesPlan((), None))
+from exporter.remediation import build_remediation, suggest_for
+from exporter.remediation.names_plan import plan_names
+from exporter.snapshot import DnsHealth, EndpointReport, Snapshot
 
 
 @dataclass

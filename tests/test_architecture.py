@@ -7,6 +7,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parent.parent
 DOC = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
 NAMED = set(re.findall(r"`(exporter/[\w/]+\.py)`", DOC))
@@ -77,3 +79,66 @@ def test_a_static_report_loads_no_directory_dns_or_lab_code(tmp_path: Path) -> N
     assert "exit 2" in done.stderr, done.stderr  # CRITICAL: connection refused, judged
     assert "EXCH01" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _imports(name: str) -> set[str]:
+    """The modules a module imports directly (at any depth of its body)."""
+    return _imports_in((ROOT / name).read_text())
+
+
+def _imports_in(source: str) -> set[str]:
+    tree = ast.parse(source)
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def _under(modules: set[str], *prefixes: str) -> set[str]:
+    return {m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes)}
+
+
+RENDERERS = sorted(
+    n
+    for n in MODULES
+    if n.startswith("exporter/render/")
+    or n in ("exporter/service/collector.py", "exporter/snapshot.py")
+    or (n.startswith("exporter/nagios/") and not n.endswith("command.py"))
+)
+# The probe's typed results are the one part of the probe package the others read.
+ENGINE = ("exporter.probe.dns", "exporter.probe.dnsbatch", "exporter.probe.dnswire",
+          "exporter.probe.handshakes", "exporter.probe.poller", "exporter.probe.processes",
+          "exporter.probe.runner", "exporter.probe.tls")  # fmt: skip
+IO = ("socket", "select", "http", "urllib.request", "ldap3", "dns", "subprocess")
+
+
+@pytest.mark.parametrize("name", RENDERERS)
+def test_renderers_read_the_snapshot_not_the_engine(name: str) -> None:
+    """render/, the collector, the Nagios output and the snapshot itself import no
+    probe engine, no discovery and not the pipeline (nagios/command.py runs the
+    pipeline, as cli.py does)."""
+    assert _under(_imports(name), *ENGINE, "exporter.discovery", "exporter.pipeline") == set()
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.startswith("exporter/probe/")))
+def test_probe_imports_only_the_model_and_itself(name: str) -> None:
+    ours = {m for m in _imports(name) if m.startswith("exporter")}
+    assert ours - _under(ours, "exporter.model", "exporter.probe") == set()
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n.startswith("exporter/evaluate/")))
+def test_evaluate_imports_no_io(name: str) -> None:
+    modules = _imports(name)
+    assert _under(modules, *ENGINE, *IO, "exporter.pki", "exporter.discovery") == set()
+
+
+def test_the_layer_test_catches_a_violation() -> None:
+    """The negative control: a renderer that imports the pipeline or the probe
+    engine is caught (shown on source text, not by writing into the package)."""
+    violation = "from exporter.pipeline import run_cycle\nimport exporter.probe.tls\n"
+    found = _under(_imports_in(violation), *ENGINE, "exporter.discovery", "exporter.pipeline")
+    assert found == {"exporter.pipeline", "exporter.pipeline.run_cycle", "exporter.probe.tls"}

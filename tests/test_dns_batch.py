@@ -11,7 +11,8 @@ from exporter.config import load_config
 from exporter.evaluate.outcome import Status
 from exporter.pipeline import run_cycle
 from exporter.probe import dnsbatch
-from exporter.probe.dns import DnsReason, DnsResolver
+from exporter.probe.dns import DnsResolver
+from exporter.probe.results import DnsReason
 from tests.conftest import lab_config
 from tests.peers import hostile
 from tests.peers.dnsmasq import free_port

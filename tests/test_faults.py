@@ -25,7 +25,8 @@ from exporter.evaluate.names import covers, evaluate_name
 from exporter.evaluate.outcome import Check, Reason, Status
 from exporter.lab.pki import CA, DAY, NOW, Issued
 from exporter.lab.tls_server import TlsServer
-from exporter.probe.dns import DnsReason, DnsResolver
+from exporter.probe.dns import DnsResolver
+from exporter.probe.results import DnsReason
 from exporter.truststore import TrustStore
 from tests.ad_data import organisation
 from tests.conftest import LDAP_PASSWORD, lab_config, run, run_exporter

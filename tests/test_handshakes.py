@@ -24,8 +24,9 @@ from exporter.discovery.sources import Discoverer
 from exporter.probe import handshakes, poller, runner
 from exporter.probe.dns import DnsResolver
 from exporter.probe.handshakes import Handshake, run_handshakes
-from exporter.probe.runner import ProbeSettings, probe_all
-from exporter.probe.tls import TlsClient, TlsReason, TlsResult
+from exporter.probe.results import ProbeSettings, TlsReason, TlsResult
+from exporter.probe.runner import probe_all
+from exporter.probe.tls import TlsClient
 from tests.conftest import lab_config
 from tests.peers import hostile
 from tests.peers.dnsmasq import free_port

@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from exporter.evaluate.outcome import Check, Reason, Status
-from exporter.probe.dns import DnsReason, DnsResolver
+from exporter.probe.dns import DnsResolver
 from exporter.probe.handshakes import probe_tls
-from exporter.probe.tls import TlsClient, TlsReason
+from exporter.probe.results import DnsReason, TlsReason
+from exporter.probe.tls import TlsClient
 from tests.conftest import lab_config, run
 from tests.peers import hostile
 from tests.peers.dnsmasq import free_port

@@ -12,9 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from exporter.config import Thresholds
 from exporter.evaluate.verdict import evaluate_endpoint
 from exporter.model import Component, Endpoint, ExchangeVersion, Server
-from exporter.probe.dns import DnsAnswer, DnsReason
-from exporter.probe.runner import ProbeResult
-from exporter.probe.tls import TlsReason, TlsResult
+from exporter.probe.results import DnsAnswer, DnsReason, ProbeResult, TlsReason, TlsResult
 from exporter.remediation import StepKind, build_remediation, suggest_for
 from exporter.remediation.kb940726 import ps_quote, set_url_command
 from exporter.truststore import TrustStore

@@ -21,7 +21,8 @@ from OpenSSL import SSL
 
 from exporter.probe import tls
 from exporter.probe.handshakes import probe_tls
-from exporter.probe.tls import TlsClient, TlsReason, sni_bytes, tls_failure
+from exporter.probe.results import TlsReason
+from exporter.probe.tls import TlsClient, sni_bytes, tls_failure
 from tests.peers.hostile import TcpPeer
 
 X25519, SECP256R1, SECP384R1 = 0x001D, 0x0017, 0x0018

@@ -6,7 +6,7 @@ import datetime as dt
 
 from exporter.certfacts import CertificateFacts
 from exporter.evaluate.outcome import Outcome, Reason, Status
-from exporter.probe.dns import DnsAnswer, DnsReason
+from exporter.probe.results import DnsAnswer, DnsReason
 
 
 def evaluate_date(leaf: CertificateFacts, now: dt.datetime) -> Outcome:

@@ -22,9 +22,7 @@ from exporter.evaluate.checks import (
 )
 from exporter.evaluate.names import evaluate_name
 from exporter.evaluate.outcome import Check, Outcome, Reason, Status, worst
-from exporter.probe.dns import DnsReason
-from exporter.probe.runner import ProbeResult, SkipReason
-from exporter.probe.tls import TlsReason
+from exporter.probe.results import DnsReason, ProbeResult, SkipReason, TlsReason
 from exporter.truststore import TrustStore
 
 _SKIP_MESSAGES = {

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from exporter.evaluate.outcome import Check, Status, worst
 from exporter.nagios.ranges import Range
-from exporter.pipeline import EndpointReport, Snapshot
+from exporter.snapshot import EndpointReport, Snapshot
 
 PREFIX = "EXCHANGE-CERT"
 MAX_NAMED = 5  # endpoints named in the first line; the rest are counted

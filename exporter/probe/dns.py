@@ -15,8 +15,6 @@ import ipaddress
 import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
-from enum import StrEnum
 
 import dns.exception
 import dns.name
@@ -24,35 +22,9 @@ import dns.rcode
 
 from exporter.probe import dnswire
 from exporter.probe.dnsbatch import Batch, DnsTransport, Lookup
+from exporter.probe.results import DnsAnswer, DnsReason
 
 ALL_FAILED = "all nameservers failed"
-
-
-class DnsReason(StrEnum):
-    OK = "ok"
-    IP_LITERAL = "ip_literal"
-    NXDOMAIN = "nxdomain"
-    NO_ADDRESS = "no_address"
-    TIMEOUT = "timeout"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class DnsAnswer:
-    """Addresses for ``name``; empty unless reason is OK or IP_LITERAL.
-
-    Attributes:
-        detail: for ERROR and TIMEOUT, what went wrong.
-    """
-
-    name: str
-    addresses: tuple[str, ...]
-    reason: DnsReason
-    detail: str | None = None
-
-    @property
-    def resolved(self) -> bool:
-        return self.reason in (DnsReason.OK, DnsReason.IP_LITERAL)
 
 
 def _system_nameservers() -> list[tuple[str, int]]:

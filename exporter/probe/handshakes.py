@@ -16,7 +16,8 @@ import threading
 from collections.abc import Sequence
 
 from exporter.probe.poller import Driver, Handshake, HandshakeEnd, JobQueue
-from exporter.probe.tls import TlsClient, TlsResult
+from exporter.probe.results import TlsResult
+from exporter.probe.tls import TlsClient
 
 __all__ = [
     "MAX_THREADS",

@@ -24,7 +24,8 @@ from typing import Any
 
 from OpenSSL import SSL
 
-from exporter.probe.tls import TlsClient, TlsReason, TlsResult, os_reason, peer_chain, tls_failure
+from exporter.probe.results import TlsReason, TlsResult
+from exporter.probe.tls import TlsClient, os_reason, peer_chain, tls_failure
 
 _READ, _WRITE = select.POLLIN, select.POLLOUT  # the same bits for epoll
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN}

@@ -22,8 +22,9 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from exporter.model import Endpoint
-from exporter.probe.dns import DnsAnswer, DnsResolver
-from exporter.probe.runner import ProbeResult, ProbeSettings, names_to_resolve, probe_all
+from exporter.probe.dns import DnsResolver
+from exporter.probe.results import DnsAnswer, ProbeResult, ProbeSettings
+from exporter.probe.runner import names_to_resolve, probe_all
 from exporter.probe.tls import TlsClient
 
 _lock = threading.Lock()

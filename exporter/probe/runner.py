@@ -16,57 +16,13 @@ import threading
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 
 from exporter.model import Endpoint
-from exporter.probe.dns import DnsAnswer, DnsResolver
+from exporter.probe.dns import DnsResolver
 from exporter.probe.handshakes import Handshake, HandshakeRun
-from exporter.probe.tls import TlsClient, TlsResult
-
-
-class SkipReason(StrEnum):
-    """Why no handshake was attempted."""
-
-    BAD_URL = "bad_url"
-    NO_URL = "no_url"
-    PLAIN_HTTP = "plain_http"
-    SERVER_ADDRESS_UNKNOWN = "server_address_unknown"
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    """Everything the I/O stage learned about one endpoint.
-
-    Attributes:
-        url_dns: the URL host's answer from the internal DNS; None when the URL
-            could not be parsed.
-        server_addresses: the addresses that count as "the server": static
-            ``addresses`` or what its fqdn resolves to; empty when unknown.
-        server_dns: the fqdn lookup, None when addresses were configured.
-        address: where the TLS probe connected, None when it did not.
-        tls: None when skipped (see ``skipped``) or on an internal error.
-        internal_error: a one-line summary when the probe itself failed;
-            ``internal_trace`` the whole traceback, for the debug log only.
-    """
-
-    endpoint: Endpoint
-    url_dns: DnsAnswer | None
-    server_addresses: tuple[str, ...]
-    server_dns: DnsAnswer | None
-    address: str | None
-    tls: TlsResult | None
-    skipped: SkipReason | None = None
-    internal_error: str | None = None
-    duration: float = 0.0
-    internal_trace: str | None = None
-
-
-@dataclass(frozen=True)
-class ProbeSettings:
-    timeout: float
-    concurrency: int
-
+from exporter.probe.results import ProbeResult, ProbeSettings, SkipReason
+from exporter.probe.tls import TlsClient
 
 # Handshakes handed to the engine at a time while planning goes on.
 FEED_CHUNK = 16

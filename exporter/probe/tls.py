@@ -1,4 +1,5 @@
-"""The probe's TLS client, what a handshake returned, and how a failure is named.
+"""The probe's TLS client and how a failure is named (what a handshake returned is
+:class:`exporter.probe.results.TlsResult`).
 
 The probe connects to the server's own address (not wherever DNS points) and sends
 SNI for the URL's host, as a client that resolved the name correctly would. It
@@ -13,46 +14,11 @@ import errno
 import ipaddress
 import os
 import socket
-from dataclasses import dataclass
-from enum import StrEnum
 
 from cryptography.hazmat.bindings.openssl.binding import Binding
 from OpenSSL import SSL, crypto
 
-
-class TlsReason(StrEnum):
-    OK = "ok"
-    REFUSED = "connection_refused"
-    TIMEOUT = "timeout"
-    UNREACHABLE = "unreachable"
-    RESET = "connection_reset"
-    NOT_TLS = "not_tls"
-    PROTOCOL_VERSION = "protocol_version"
-    HANDSHAKE_FAILED = "handshake_failed"
-    NO_CERTIFICATE = "no_certificate"
-
-
-@dataclass(frozen=True)
-class TlsResult:
-    """What one handshake returned.
-
-    Attributes:
-        chain: DER certificates as presented, leaf first; empty unless reason is OK.
-        protocol, cipher: None when the handshake did not complete.
-        detail: the OS or OpenSSL message for a failure.
-        duration: seconds spent on connect plus handshake.
-    """
-
-    address: str
-    port: int
-    sni: str | None
-    reason: TlsReason
-    chain: tuple[bytes, ...] = ()
-    protocol: str | None = None
-    cipher: str | None = None
-    detail: str | None = None
-    duration: float = 0.0
-
+from exporter.probe.results import TlsReason
 
 # OpenSSL reasons that mean "the peer does not speak TLS at all".
 _NOT_TLS = {

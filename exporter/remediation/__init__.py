@@ -13,7 +13,7 @@ from exporter.certfacts import CertificateFacts
 from exporter.evaluate.outcome import Check, Reason
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Component, Endpoint, ExchangeVersion
-from exporter.probe.dns import DnsAnswer, DnsReason
+from exporter.probe.results import DnsAnswer, DnsReason
 from exporter.remediation.chain import chain_steps, hygiene_steps
 from exporter.remediation.kb940726 import (
     AUTODISCOVER_APP_POOL,

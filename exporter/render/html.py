@@ -16,8 +16,8 @@ from html import escape
 from exporter import __version__
 from exporter.evaluate.checks import iso
 from exporter.evaluate.outcome import Check, Status
-from exporter.pipeline import EndpointReport, Snapshot
 from exporter.render.namespaces import namespaces
+from exporter.snapshot import EndpointReport, Snapshot
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2329;background:#f5f6f8}

@@ -9,7 +9,7 @@ from typing import Any
 
 from exporter.evaluate.checks import iso
 from exporter.evaluate.outcome import Check, Outcome
-from exporter.pipeline import EndpointReport, Snapshot
+from exporter.snapshot import EndpointReport, Snapshot
 
 SCHEMA_VERSION = 1
 

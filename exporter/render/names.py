@@ -6,7 +6,7 @@ certificate covers it, which no public CA will issue (fix those first, per KB
 
 from __future__ import annotations
 
-from exporter.pipeline import Snapshot
+from exporter.snapshot import Snapshot
 
 _YES = {True: "yes", False: "NO", None: "-"}
 

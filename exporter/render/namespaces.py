@@ -11,8 +11,8 @@ from html import escape
 
 from exporter.certfacts import CertificateFacts
 from exporter.evaluate.consistency import namespace_key
-from exporter.pipeline import EndpointReport, Snapshot
 from exporter.remediation import Step, StepKind
+from exporter.snapshot import EndpointReport, Snapshot
 
 
 @dataclass(frozen=True)

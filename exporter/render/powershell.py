@@ -10,8 +10,8 @@ needs a human choice is left as a comment, never as code.
 from __future__ import annotations
 
 from exporter.evaluate.checks import iso
-from exporter.pipeline import EndpointReport, Snapshot
 from exporter.remediation import Step, StepKind
+from exporter.snapshot import EndpointReport, Snapshot
 
 _ORDER = {StepKind.DNS: 0, StepKind.COMMAND: 1, StepKind.IIS: 2, StepKind.ADVICE: 3}
 

@@ -7,7 +7,7 @@ each problem's reason and fix follow beneath its row. Colour only on a TTY.
 from __future__ import annotations
 
 from exporter.evaluate.outcome import Check, Status
-from exporter.pipeline import EndpointReport, Snapshot
+from exporter.snapshot import EndpointReport, Snapshot
 
 _COLOURS = {Status.OK: "32", Status.WARNING: "33", Status.CRITICAL: "31", Status.UNKNOWN: "35"}
 _HEADERS = (

@@ -50,8 +50,8 @@ from prometheus_client.registry import Collector
 
 from exporter.evaluate.checks import iso
 from exporter.evaluate.outcome import Check
-from exporter.pipeline import Snapshot
 from exporter.service.own_metrics import ExporterCollector, ExporterState
+from exporter.snapshot import Snapshot
 
 __all__ = ["ExporterCollector", "ExporterState", "Exposition", "render_snapshot"]
 

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from exporter.config import Config, ConfigError, load_config
 from exporter.discovery.sources import Discoverer
 from exporter.evaluate.outcome import Status
-from exporter.pipeline import Snapshot, World, run_cycle
+from exporter.pipeline import World, run_cycle
 from exporter.service.collector import ExporterState, Exposition, render_snapshot
+from exporter.snapshot import Snapshot
 
 
 class Refresher:
