@@ -119,6 +119,18 @@ def test_aia_redirect_to_another_host_is_not_followed(pki_judge, pki_http) -> No
     assert outcome(report, Check.ISSUER_TRUSTED) == (False, Reason.INCOMPLETE_CHAIN)
     assert "not followed" in message(report, Check.ISSUER_TRUSTED)
     assert [r[1] for r in pki_http.requests] == ["/moved.crt"]
+    # The same host on another port is another server: not followed either.
+    elsewhere = f"http://pki.contoso.com:{pki_http.port + 1}/issuing.crt"
+    pki_http.serve("/port.crt", status=302, headers={"Location": elsewhere})
+    pki_http.serve("/issuing.crt", body=inter.der())
+    leaf = inter.issue("mail.contoso.com", aia=pki_http.url("/port.crt"))
+    report = pki_judge(root, leaf, send=[])
+    assert outcome(report, Check.ISSUER_TRUSTED) == (False, Reason.INCOMPLETE_CHAIN)
+    assert "another host or port; not followed" in message(report, Check.ISSUER_TRUSTED)
+    # Control: a redirect on the same host and port is followed.
+    pki_http.serve("/here.crt", status=302, headers={"Location": "/issuing.crt"})
+    leaf = inter.issue("mail.contoso.com", aia=pki_http.url("/here.crt"))
+    assert outcome(pki_judge(root, leaf, send=[]), Check.ISSUER_TRUSTED) == (True, None)
 
 
 def test_aia_turned_off_fetches_nothing(pki_judge, pki_http) -> None:

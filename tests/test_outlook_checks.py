@@ -202,3 +202,16 @@ def test_dns_static_addresses_count_as_the_server(judge, issuing_ca: CA) -> None
     )
     assert checks(report)["dns_match"] is True
     assert report.verdict.probe.server_dns is None
+
+
+def test_server_name_missing_but_url_resolving_stays_ok(judge, issuing_ca: CA) -> None:
+    """Only the server's own name does not resolve: the URL's host does, the probe
+    reaches the certificate, and nothing is wrong for Outlook. dns_match is not
+    judged (server_address_unknown) and that is no warning."""
+    report = judge(
+        issuing_ca.issue("mail.contoso.com"), records={"mail.contoso.com": ["127.0.1.1"]}
+    )
+    assert report.verdict.checks[Check.DNS_MATCH].ok is None
+    assert reason(report, Check.DNS_MATCH) is Reason.SERVER_ADDRESS_UNKNOWN
+    assert checks(report)["probe_ok"] is True
+    assert report.status is Status.OK

@@ -196,15 +196,17 @@ _CERTIFICATE_CHECKS = (
 )
 # Not judged, yet worth a warning: Outlook goes on, but something is wrong
 # (Exchange marks the certificate RevocationCheckFailure; ../shared/WINDOWS-TRUST.md),
-# or the exporter could not ask (the internal DNS did not answer).
+# or the exporter could not ask (the internal DNS did not answer). By check: a
+# reason can mean "not judged, and fine" on another (dns_match is null with
+# server_address_unknown when only the server's own name does not resolve).
 _WARN_WHEN_UNKNOWN = {
-    Reason.PLAIN_HTTP,
-    Reason.NO_INTERNAL_URL,
-    Reason.REVOCATION_UNAVAILABLE,
-    Reason.CRL_EXPIRED,
-    Reason.DNS_TIMEOUT,  # the internal DNS did not answer: DNS is not judged
-    Reason.DNS_ERROR,
-    Reason.SERVER_ADDRESS_UNKNOWN,  # not judged only when the DNS did not answer
+    (Check.PROBE_OK, Reason.PLAIN_HTTP),
+    (Check.PROBE_OK, Reason.NO_INTERNAL_URL),
+    (Check.PROBE_OK, Reason.SERVER_ADDRESS_UNKNOWN),  # null only when DNS did not answer
+    (Check.NOT_REVOKED, Reason.REVOCATION_UNAVAILABLE),
+    (Check.NOT_REVOKED, Reason.CRL_EXPIRED),
+    (Check.DNS_MATCH, Reason.DNS_TIMEOUT),
+    (Check.DNS_MATCH, Reason.DNS_ERROR),
 }
 
 
@@ -235,7 +237,7 @@ def _status(
     if checks[Check.PROBE_OK].reason is Reason.INTERNAL_ERROR:
         statuses.append(Status.UNKNOWN)
     for check, outcome in checks.items():
-        if outcome.ok is None and outcome.reason in _WARN_WHEN_UNKNOWN:
+        if outcome.ok is None and (check, outcome.reason) in _WARN_WHEN_UNKNOWN:
             statuses.append(Status.WARNING)
         elif outcome.ok is False and outcome.reason is not Reason.INTERNAL_ERROR:
             # A chain Windows completes over AIA still works for Outlook: a warning.

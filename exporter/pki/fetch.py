@@ -105,12 +105,12 @@ class Fetcher:
         """GET ``url`` (or POST ``post``), from the cache when it is still good."""
         key = (url, post or b"")
         with self.cache.lock(key):
-            cached = self.cache.get(key, self.clock())
+            now = self.clock()
+            cached = self.cache.get(key, now)
             if cached is not None:
                 return cached
-            now = self.clock()
             try:
-                body, fresh_for = self._fetch(url, max_bytes, timeout, post, content_type)
+                body, fresh_for = self._fetch(url, max_bytes, timeout, post, content_type, now)
             except _FetchError as exc:
                 entry = Fetched(url, None, str(exc), now + FAILURE_TTL)
             else:
@@ -122,18 +122,25 @@ class Fetcher:
             return entry
 
     def _fetch(
-        self, url: str, max_bytes: int, timeout: float, post: bytes | None, content_type: str
+        self,
+        url: str,
+        max_bytes: int,
+        timeout: float,
+        post: bytes | None,
+        content_type: str,
+        now: float,
     ) -> tuple[bytes, float | None]:
         scheme = url.split(":", 1)[0].lower()
         if scheme == "http":
-            return self._http(url, max_bytes, timeout, post, content_type)
+            body, headers = self._http(url, max_bytes, timeout, post, content_type)
+            return body, _freshness(headers, now)
         if scheme == "ldap" and post is None:
             return self._ldap(url, max_bytes), None
         raise _FetchError(f"{url}: {scheme}:// is not fetched (http:// and ldap:/// are)")
 
     def _http(
         self, url: str, max_bytes: int, timeout: float, post: bytes | None, content_type: str
-    ) -> tuple[bytes, float | None]:
+    ) -> tuple[bytes, dict[str, str]]:
         deadline = time.monotonic() + timeout
         for _ in range(MAX_REDIRECTS + 1):
             parts = urlsplit(url)
@@ -144,19 +151,19 @@ class Fetcher:
             )
             if status in (301, 302, 303, 307, 308):
                 target = urlsplit(headers.get("location", ""))
-                if (target.hostname or host).lower() != host.lower() or target.scheme not in (
-                    "",
-                    "http",
-                ):
+                moved = bool(target.netloc) and (
+                    (target.hostname or "").lower() != host.lower() or target.port != parts.port
+                )
+                if moved or target.scheme not in ("", "http"):
                     raise _FetchError(
-                        f"{url}: redirected to {headers.get('location', '')!r} on another host; "
-                        "not followed (only the hosts certificates name are fetched)"
+                        f"{url}: redirected to {headers.get('location', '')!r}, another host "
+                        "or port; not followed (only the hosts certificates name are fetched)"
                     )
                 url = parts._replace(path=target.path, query=target.query).geturl()
                 continue
             if status != 200:
                 raise _FetchError(f"{url}: HTTP {status}")
-            return body, _freshness(headers)
+            return body, headers
         raise _FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
     def _address(self, url: str, host: str) -> str:
@@ -258,7 +265,7 @@ def _http_exchange(
         connection.close()
 
 
-def _freshness(headers: dict[str, str]) -> float | None:
+def _freshness(headers: dict[str, str], now: float) -> float | None:
     """Seconds the response may be cached for, from Cache-Control or Expires."""
     control = headers.get("cache-control", "").lower()
     if "no-store" in control or "no-cache" in control:
@@ -272,5 +279,5 @@ def _freshness(headers: dict[str, str]) -> float | None:
             when = email.utils.parsedate_to_datetime(expires)
         except (TypeError, ValueError):
             return 0.0
-        return max(0.0, when.timestamp() - time.time())
+        return max(0.0, when.timestamp() - now)
     return None
