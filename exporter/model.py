@@ -24,6 +24,21 @@ class Component(StrEnum):
     EAS = "eas"
     MAPI = "mapi"
     OUTLOOK_ANYWHERE = "outlook_anywhere"
+    # Beyond the virtual directories (../shared/EXCHANGE-SURFACES.md):
+    SMTP = "smtp"  # STARTTLS on 25 (RFC 3207)
+    SMTP_SUBMISSION = "smtp_submission"  # STARTTLS on 587
+    IMAP = "imap"  # imaps:// on 993, or imap:// with STARTTLS on 143 (RFC 2595)
+    POP = "pop"  # pop3s:// on 995, or pop3:// with STLS on 110
+    BACKEND = "backend"  # the Exchange Back End site, 444 (2013 and later)
+    AUTH_CERTIFICATE = "auth_certificate"  # the auth metadata document's certificate
+
+    @property
+    def is_virtual_directory(self) -> bool:
+        """One of the HTTPS URLs Outlook is given (KB 940726's and its cousins)."""
+        return self not in _BEYOND_HTTPS
+
+
+_BEYOND_HTTPS = frozenset({"smtp", "smtp_submission", "imap", "pop", "backend", "auth_certificate"})
 
 
 class ExchangeVersion(StrEnum):
@@ -73,6 +88,12 @@ class Target:
     path: str
 
     @property
+    def starttls(self) -> str | None:
+        """The plain-text protocol to upgrade first (``smtp``, ``imap``, ``pop3``), or
+        None when TLS starts at once."""
+        return self.scheme if self.scheme in STARTTLS_SCHEMES else None
+
+    @property
     def is_ip(self) -> bool:
         try:
             ipaddress.ip_address(self.host)
@@ -81,21 +102,62 @@ class Target:
         return True
 
 
-def parse_url(url: str) -> Target:
+# Each scheme's port when the URL names none.
+DEFAULT_PORTS = {
+    "https": 443,
+    "http": 80,
+    "smtp": 25,
+    "smtps": 465,
+    "imap": 143,
+    "imaps": 993,
+    "pop3": 110,
+    "pop3s": 995,
+}
+# The schemes each component may use; components not listed take https or http.
+_SCHEMES: dict[str, tuple[str, ...]] = {
+    "smtp": ("smtp", "smtps"),
+    "smtp_submission": ("smtp", "smtps"),
+    "imap": ("imaps", "imap"),
+    "pop": ("pop3s", "pop3"),
+    "backend": ("https",),
+    "auth_certificate": ("https",),
+}
+# What a bare host name (no scheme) stands for, by component.
+_BARE_HOST = {
+    "smtp": "smtp://{host}:25",
+    "smtp_submission": "smtp://{host}:587",
+    "imap": "imaps://{host}:993",
+    "pop": "pop3s://{host}:995",
+    "backend": "https://{host}:444/",
+    "auth_certificate": "https://{host}/autodiscover/metadata/json/1",
+}
+# Plain-text protocols upgraded with STARTTLS (RFC 3207, RFC 2595), by scheme.
+STARTTLS_SCHEMES = frozenset({"smtp", "imap", "pop3"})
+
+
+def parse_url(url: str, component: Component | None = None) -> Target:
     """Split an InternalUrl; raise ValueError with a reason a person can act on.
 
-    Outlook Anywhere's InternalHostname is a bare host name: it becomes
-    ``https://HOST/rpc/rpcproxy.dll``, which is what Outlook contacts.
+    A bare host name stands for what the component's clients contact: Outlook
+    Anywhere's InternalHostname becomes ``https://HOST/rpc/rpcproxy.dll``; for the
+    mail protocols, the back end and the auth metadata see ``_BARE_HOST``. Each
+    component takes only its own schemes (``smtp://`` for SMTP, ``imaps://`` or
+    ``imap://`` for IMAP, ...); ``smtp://HOST`` for submission means port 587.
     """
     text = url.strip()
     if not text:
         raise ValueError("empty URL")
+    key = component.value if component is not None else ""
     if "://" not in text:
-        text = f"https://{text}/rpc/rpcproxy.dll"
+        if key in _BARE_HOST:
+            text = _BARE_HOST[key].format(host=text)
+        else:
+            text = f"https://{text}/rpc/rpcproxy.dll"
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
-    if scheme not in ("https", "http"):
-        raise ValueError(f"scheme {parts.scheme!r} is not http or https")
+    allowed = _SCHEMES.get(key, ("http", "https"))
+    if scheme not in allowed:
+        raise ValueError(f"scheme {parts.scheme!r} is not {' or '.join(allowed)}")
     try:
         port = parts.port
     except ValueError as exc:
@@ -103,12 +165,9 @@ def parse_url(url: str) -> Target:
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise ValueError("no host name")
-    return Target(
-        scheme=scheme,
-        host=host,
-        port=port or (443 if scheme == "https" else 80),
-        path=parts.path or "/",
-    )
+    if port is None:
+        port = 587 if key == "smtp_submission" and scheme == "smtp" else DEFAULT_PORTS[scheme]
+    return Target(scheme=scheme, host=host, port=port, path=parts.path or "/")
 
 
 @dataclass(frozen=True)
@@ -124,6 +183,8 @@ class Endpoint:
         identity: the virtual directory's name (``EWS (Default Web Site)``);
             None means the component's default name.
         site_scope: for Autodiscover SCPs, the ``Site=`` keywords.
+        tls_certificate_name: for SMTP, the receive connector's TlsCertificateName
+            (``<I>issuer<S>subject``) when the config or the directory gives one.
     """
 
     server: Server
@@ -134,6 +195,7 @@ class Endpoint:
     external_url: str | None = None
     identity: str | None = None
     site_scope: tuple[str, ...] = field(default_factory=tuple)
+    tls_certificate_name: str | None = None
 
     @staticmethod
     def build(
@@ -144,9 +206,10 @@ class Endpoint:
         external_url: str | None = None,
         identity: str | None = None,
         site_scope: tuple[str, ...] = (),
+        tls_certificate_name: str | None = None,
     ) -> Endpoint:
         try:
-            target: Target | None = parse_url(url)
+            target: Target | None = parse_url(url, component)
             error = None
         except ValueError as exc:
             target, error = None, str(exc)
@@ -159,6 +222,7 @@ class Endpoint:
             external_url=external_url,
             identity=identity,
             site_scope=site_scope,
+            tls_certificate_name=tls_certificate_name,
         )
 
 

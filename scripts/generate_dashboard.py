@@ -65,8 +65,17 @@ def status_map() -> list[model.ValueMapping]:
     ]
 
 
-def matrix(title: str, metric: str, mappings: list[model.ValueMapping], desc: str) -> table.Panel:
-    """Servers down, components across: one cell per endpoint, coloured by value."""
+MAIL = 'component=~"smtp|smtp_submission|imap|pop"'
+AUTH = 'component="auth_certificate"'
+BACKEND = 'component="backend"'
+
+
+def matrix(
+    title: str, metric: str, mappings: list[model.ValueMapping], desc: str, only: str = ""
+) -> table.Panel:
+    """Servers down, components across: one cell per endpoint, coloured by value;
+    ``only`` narrows the components (a selector such as MAIL)."""
+    selector = f"{SEL},{only}" if only else SEL
     return (
         table.Panel()
         .title(title)
@@ -74,7 +83,9 @@ def matrix(title: str, metric: str, mappings: list[model.ValueMapping], desc: st
         .datasource(DS)
         .height(8)
         .span(12)
-        .with_target(q(title, f"max by (server, component) ({metric}{{{SEL}}})", table_format=True))
+        .with_target(
+            q(title, f"max by (server, component) ({metric}{{{selector}}})", table_format=True)
+        )
         .with_transformation(
             model.DataTransformerConfig(
                 id_val="groupingToMatrix",
@@ -109,8 +120,12 @@ def count_stat(title: str, expr: str, color: str) -> stat.Panel:
     )
 
 
-def expiry_gauge(title: str, metric: str) -> bargauge.Panel:
-    expr = f"(min by (server, component) ({metric}{{{SEL}}}) - time()) / 86400"
+def expiry_gauge(
+    title: str, metric: str, only: str = "", warn: int = 30, crit: int = 7
+) -> bargauge.Panel:
+    """Days left per endpoint, red under ``crit`` days and yellow under ``warn``."""
+    selector = f"{SEL},{only}" if only else SEL
+    expr = f"(min by (server, component) ({metric}{{{selector}}}) - time()) / 86400"
     return (
         bargauge.Panel()
         .title(title)
@@ -126,8 +141,8 @@ def expiry_gauge(title: str, metric: str) -> bargauge.Panel:
             .steps(
                 [
                     model.Threshold(value=None, color="red"),
-                    model.Threshold(value=7, color="yellow"),
-                    model.Threshold(value=30, color="green"),
+                    model.Threshold(value=crit, color="yellow"),
+                    model.Threshold(value=warn, color="green"),
                 ]
             )
         )
@@ -308,6 +323,44 @@ def build() -> dict[str, object]:
             expiry_gauge(
                 "Days to expiry (earliest in chain)",
                 "exchange_internal_url_chain_not_after_timestamp_seconds",
+            )
+        )
+        .with_row(db.Row("Mail protocols: SMTP, IMAP, POP"))
+        .with_panel(
+            matrix(
+                "Mail protocols: status",
+                "exchange_internal_url_status",
+                status_map(),
+                "SMTP (25), submission (587), IMAP and POP: the worst check per endpoint. "
+                "After a renewal, SMTP left on the old certificate stops hybrid mail flow.",
+                MAIL,
+            )
+        )
+        .with_panel(
+            matrix(
+                "Mail protocols: name matches",
+                "exchange_internal_url_cert_match",
+                ok_fail(),
+                "FAIL: the certificate does not name the host mail clients are given "
+                "(the connector FQDN, X509CertificateName).",
+                MAIL,
+            )
+        )
+        .with_row(db.Row("Auth and back-end certificates"))
+        .with_panel(
+            expiry_gauge(
+                "Auth certificate: days to expiry",
+                "exchange_internal_url_cert_not_after_timestamp_seconds",
+                AUTH,
+                warn=60,
+                crit=14,
+            )
+        )
+        .with_panel(
+            expiry_gauge(
+                "Back end (444): days to expiry",
+                "exchange_internal_url_cert_not_after_timestamp_seconds",
+                BACKEND,
             )
         )
         .with_row(db.Row("Current problems and their fixes"))

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 DOMAIN_DN = "DC=contoso,DC=local"
 CONFIG_DN = f"CN=Configuration,{DOMAIN_DN}"
@@ -89,6 +90,58 @@ WEB = [
 ]
 
 
+def _surfaces(server_dn: str, name: str) -> list[Obj]:
+    """Receive connectors and IMAP/POP settings as Exchange 2016+ has them, plus the
+    connectors discovery must leave out (server to server, relay, disabled)."""
+    receive = f"CN=SMTP Receive Connectors,CN=Protocols,{server_dn}"
+    lower = name.lower()
+
+    def connector(cn: str, bindings: list[str], fqdn: str, **more: list[str]) -> Obj:
+        attrs: dict[str, list[str | bytes]] = {
+            "msExchSmtpReceiveBindings": list(bindings),
+            "msExchSMTPReceiveConnectorFQDN": [fqdn],
+        }
+        attrs.update(more)
+        return Obj(f"CN={cn},{receive}", ["msExchSmtpReceiveConnector"], attrs)
+
+    return [
+        _container(receive),
+        connector("Relay " + name, ["10.0.0.5:25"], "relay.contoso.com"),
+        connector(
+            f"Default Frontend {name}",
+            ["0.0.0.0:25", "[::]:25"],
+            "mail.contoso.com",
+            msExchSmtpTLSCertificate=["<I>CN=Contoso Issuing CA<S>CN=mail.contoso.com"],
+        ),
+        connector(f"Client Frontend {name}", ["0.0.0.0:587"], f"{lower}.contoso.local"),
+        connector(f"Default {name}", ["0.0.0.0:2525"], f"{lower}.contoso.local"),
+        connector(
+            f"Old {name}", ["0.0.0.0:587"], "old.contoso.com", msExchSmtpReceiveEnabled=["FALSE"]
+        ),
+        _container(f"CN=IMAP4,CN=Protocols,{server_dn}"),
+        Obj(
+            f"CN=1,CN=IMAP4,CN=Protocols,{server_dn}",
+            ["protocolCfgIMAPServer"],
+            {
+                "msExchPOPIMAPInternalConnectionSettings": [
+                    f"{lower}.contoso.local:143:TLS",
+                    "mail.contoso.com:993:SSL",
+                ],
+                "msExchPopImapX509CertificateName": ["mail.contoso.com"],
+            },
+        ),
+        _container(f"CN=POP3,CN=Protocols,{server_dn}"),
+        Obj(
+            f"CN=1,CN=POP3,CN=Protocols,{server_dn}",
+            ["protocolCfgPOPServer"],
+            {
+                "msExchPopImapX509CertificateName": ["mail.contoso.com"],
+                "msExchSecureBindings": [":995:"],
+            },
+        ),
+    ]
+
+
 def organisation(
     host: str = "{name}.contoso.local",
     port: int | None = None,
@@ -163,6 +216,7 @@ def organisation(
         dn = f"CN={name},{servers}"
         objs += _server(servers, name, serial, 2, site)
         objs.append(_scp(dn, name, url(name, "/Autodiscover/Autodiscover.xml"), (site,)))
+        objs += _surfaces(dn, name)
         for cls, vdir, path in WEB:
             objs.append(_vdir(dn, cls, vdir, url(name, path)))
             objs.append(
@@ -230,7 +284,53 @@ EXPECTED_NAMED = {
     *(
         (s, c)
         for s in ("EXCH16", "EXCH19")
-        for c in ("autodiscover", "ews", "oab", "owa", "ecp", "eas", "mapi", "outlook_anywhere")
+        for c in (
+            "autodiscover",
+            "ews",
+            "oab",
+            "owa",
+            "ecp",
+            "eas",
+            "mapi",
+            "outlook_anywhere",
+            "backend",
+            "auth_certificate",
+        )
     ),
 }
-EXPECTED_BULK_ENDPOINTS = BULK_SERVERS * len(WEB)
+# With ``ldap.components`` asking for the mail protocols too: the URL each one gives.
+EXPECTED_MAIL = {
+    (server, component): url
+    for server in ("EXCH16", "EXCH19")
+    for component, url in (
+        ("smtp", "smtp://mail.contoso.com:25"),
+        ("smtp_submission", f"smtp://{server.lower()}.contoso.local:587"),
+        ("imap", "imaps://mail.contoso.com:993"),
+        ("pop", "pop3s://mail.contoso.com:995"),
+    )
+}
+# Each bulk server's virtual directories, plus its back end and auth metadata URLs.
+EXPECTED_BULK_ENDPOINTS = BULK_SERVERS * (len(WEB) + 2)
+
+
+def assert_mail_inventory(inventory: Any, status: Any) -> None:
+    """What discovery must read of the mail protocols, from slapd and Samba alike."""
+    mail = {
+        (e.server.name, e.component.value): e
+        for e in inventory.endpoints
+        if e.component.value in ("smtp", "smtp_submission", "imap", "pop")
+    }
+    assert {key: e.url for key, e in mail.items()} == EXPECTED_MAIL
+    smtp = mail[("EXCH16", "smtp")]
+    assert smtp.identity == "EXCH16\\Default Frontend EXCH16"  # the default beats the relay
+    assert smtp.tls_certificate_name == "<I>CN=Contoso Issuing CA<S>CN=mail.contoso.com"
+    assert mail[("EXCH16", "smtp_submission")].identity == "EXCH16\\Client Frontend EXCH16"
+    assert any("Relay EXCH16 on 25 was not probed" in n for n in status.notes)
+    # Only the components asked for: ews, not the others.
+    assert {e.component.value for e in inventory.endpoints} == {
+        "ews",
+        "smtp",
+        "smtp_submission",
+        "imap",
+        "pop",
+    }

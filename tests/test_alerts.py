@@ -72,7 +72,7 @@ def test_rules_are_valid() -> None:
         [PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 14 rules found" in result.stdout
+    assert "SUCCESS: 18 rules found" in result.stdout
 
 
 def test_every_contract_alert_exists() -> None:
@@ -83,6 +83,10 @@ def test_every_contract_alert_exists() -> None:
         "ExchangeInternalUrlCertDateInvalid",
         "ExchangeInternalUrlCertExpiringSoon",
         "ExchangeInternalUrlCertExpiryCritical",
+        "ExchangeAuthCertificateExpiring",
+        "ExchangeAuthCertificateExpiring",
+        "ExchangeBackEndCertificateExpiring",
+        "ExchangeBackEndCertificateExpiring",
         "ExchangeInternalUrlCertRevoked",
         "ExchangeInternalUrlCertRevocationUnavailable",
         "ExchangeInternalUrlChainIncomplete",
@@ -108,7 +112,10 @@ PATHS = {
 }
 
 
-@pytest.mark.parametrize("component", list(Component), ids=[c.value for c in Component])
+VDIRS = [c for c in Component if c.is_virtual_directory]
+
+
+@pytest.mark.parametrize("component", VDIRS, ids=[c.value for c in VDIRS])
 def test_name_mismatch_carries_the_exact_fix(tmp_path: Path, component: Component) -> None:
     version = ExchangeVersion.E2007 if component is Component.UM else ExchangeVersion.E2016
     url = f"https://exch01.contoso.local{PATHS[component]}"
@@ -633,3 +640,168 @@ def test_exporter_down_is_stale_too(tmp_path: Path) -> None:
             "out of date.",
         },
     )
+
+
+AUTH_URL = "https://exch01.contoso.local/autodiscover/metadata/json/1"
+BACKEND_URL = "https://exch01.contoso.local:444/"
+ROTATE = (
+    "$auth = New-ExchangeCertificate -KeySize 2048 -PrivateKeyExportable $true "
+    '-SubjectName "cn=Microsoft Exchange Server Auth Certificate" ...'
+)
+
+
+def _surface_series(component: str, url: str, days: float, fix: str) -> list[dict]:
+    return [
+        series(
+            "exchange_internal_url_cert_not_after_timestamp_seconds",
+            f"{int(days * DAY)}x200",
+            server="EXCH01",
+            component=component,
+        ),
+        series(
+            "exchange_internal_url_chain_not_after_timestamp_seconds",
+            f"{int(days * DAY)}x200",
+            server="EXCH01",
+            component=component,
+        ),
+        info("EXCH01", component, url, host="exch01.contoso.local"),
+        series(
+            "exchange_internal_url_remediation_info",
+            "1x200",
+            server="EXCH01",
+            component=component,
+            step="01",
+            kind="command",
+            text=fix,
+        ),
+    ]
+
+
+def _surface_labels(component: str, url: str, severity: str) -> dict[str, str]:
+    return {
+        "server": "EXCH01",
+        "component": component,
+        "url": url,
+        "host": "exch01.contoso.local",
+        "version": "2016",
+        "site": "HQ",
+        "severity": severity,
+    }
+
+
+AUTH_DESCRIPTION = (
+    f"The organisation's Auth certificate, published in {AUTH_URL}, signs the tokens "
+    "Exchange servers exchange: when it expires, OWA and ECP sign-in fail and hybrid "
+    "free/busy and mailbox moves stop. Rotate it with Set-AuthConfig."
+)
+
+
+@pytest.mark.parametrize(
+    ("days", "severity", "left"),
+    [(20, "warning", "19d 22h 0m 0s"), (10, "critical", "9d 22h 0m 0s")],
+)
+def test_auth_certificate_expiring_on_its_own_thresholds(
+    tmp_path: Path, days: int, severity: str, left: str
+) -> None:
+    inputs = _surface_series("auth_certificate", AUTH_URL, days, ROTATE)
+    result = run_promtool(
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": inputs,
+                "alert_rule_test": [
+                    {
+                        "eval_time": "2h",
+                        "alertname": "ExchangeAuthCertificateExpiring",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": _surface_labels(
+                                    "auth_certificate", AUTH_URL, severity
+                                ),
+                                "exp_annotations": {
+                                    "summary": "The Exchange Auth certificate (seen from "
+                                    f"EXCH01) expires in {left}",
+                                    "description": AUTH_DESCRIPTION,
+                                    "remediation": ROTATE + "\n",
+                                },
+                            }
+                        ],
+                    },
+                    # Not the generic alerts: their 30/7 days and "Outlook warns" are not
+                    # this certificate's.
+                    {
+                        "eval_time": "2h",
+                        "alertname": "ExchangeInternalUrlCertExpiringSoon",
+                        "exp_alerts": [],
+                    },
+                    {
+                        "eval_time": "2h",
+                        "alertname": "ExchangeInternalUrlCertExpiryCritical",
+                        "exp_alerts": [],
+                    },
+                ],
+            }
+        ],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_auth_certificate_far_from_expiry_is_quiet(tmp_path: Path) -> None:
+    inputs = _surface_series("auth_certificate", AUTH_URL, 90, ROTATE)
+    result = run_promtool(
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": inputs,
+                "alert_rule_test": [
+                    {
+                        "eval_time": "2h",
+                        "alertname": "ExchangeAuthCertificateExpiring",
+                        "exp_alerts": [],
+                    }
+                ],
+            }
+        ],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_back_end_certificate_expired(tmp_path: Path) -> None:
+    fix = "Renew the Exchange Back End certificate on EXCH01 ..."
+    inputs = _surface_series("backend", BACKEND_URL, -2, fix)
+    result = run_promtool(
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": inputs,
+                "alert_rule_test": [
+                    {
+                        "eval_time": "20m",
+                        "alertname": "ExchangeBackEndCertificateExpiring",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": _surface_labels("backend", BACKEND_URL, "critical"),
+                                "exp_annotations": {
+                                    "summary": "The back end certificate on EXCH01 has expired",
+                                    "description": "EXCH01's Exchange Back End site "
+                                    f"({BACKEND_URL}) presents a certificate that has expired: "
+                                    "the front end proxies OWA, ECP, EWS, MAPI and ActiveSync "
+                                    "to it, and they fail for every user once it expires.",
+                                    "remediation": fix + "\n",
+                                },
+                            }
+                        ],
+                    },
+                    {
+                        "eval_time": "20m",
+                        "alertname": "ExchangeInternalUrlCertDateInvalid",
+                        "exp_alerts": [],
+                    },
+                ],
+            }
+        ],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

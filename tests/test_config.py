@@ -34,7 +34,7 @@ EXPECTED = {
     "invalid-duplicate-server.yaml": ["5: servers[1].name: server 'exch01' is listed twice"],
     "invalid-many.yaml": [
         "4: servers[0].colour: unknown key (expected one of: addresses, external_urls, fqdn, "
-        "name, site, urls, version)",
+        "name, site, tls_certificate_names, urls, version)",
         "6: probe.timeout: 'soon' is not a duration such as 800ms, 10s, 5m, 1h30m or 30d",
         "7: thresholds.expiry_warning: '1x' is not a duration such as 800ms, 10s, 5m, 1h30m or 30d",
     ],
@@ -66,8 +66,9 @@ EXPECTED = {
     ],
     "invalid-timeout-vs-interval.yaml": ["5: probe.timeout: must be shorter than probe.interval"],
     "invalid-unknown-component.yaml": [
-        "6: servers[0].urls.ewss: unknown key (expected one of: autodiscover, eas, ecp, ews, "
-        "mapi, oab, outlook_anywhere, owa, um)"
+        "6: servers[0].urls.ewss: unknown key (expected one of: auth_certificate, autodiscover, "
+        "backend, eas, ecp, ews, imap, mapi, oab, outlook_anywhere, owa, pop, smtp, "
+        "smtp_submission, um)"
     ],
     "invalid-unknown-top.yaml": [
         "6: probes: unknown key (expected one of: aia, dns, ldap, probe, revocation, servers, "

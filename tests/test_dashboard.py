@@ -65,7 +65,18 @@ def test_matrix_and_fix_panels_exist() -> None:
         "Current problems",
         "Fixes (run in the Exchange Management Shell)",
         "Discovery success",
+        "Mail protocols: status",
+        "Mail protocols: name matches",
+        "Auth certificate: days to expiry",
+        "Back end (444): days to expiry",
     ):
         assert title in titles
+    rows = [p["title"] for p in data["panels"] if p["type"] == "row"]
+    assert "Mail protocols: SMTP, IMAP, POP" in rows
+    assert "Auth and back-end certificates" in rows
+    auth = next(p for p in data["panels"] if p["title"] == "Auth certificate: days to expiry")
+    assert 'component="auth_certificate"' in auth["targets"][0]["expr"]
+    steps = auth["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [s["value"] for s in steps] == [None, 14, 60]  # HealthChecker's, not 7 and 30
     matrix = next(p for p in data["panels"] if p["title"] == "Name matches (KB 940726)")
     assert matrix["transformations"][0]["id"] == "groupingToMatrix"

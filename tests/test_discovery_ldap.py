@@ -13,7 +13,13 @@ from exporter.config import ConfigError, load_config_text
 from exporter.discovery.ldap import LdapFailure, LdapReason, fetch_directory
 from exporter.discovery.sources import Discoverer
 from exporter.model import Component, ExchangeVersion
-from tests.ad_data import CONFIG_DN, EXPECTED_BULK_ENDPOINTS, EXPECTED_NAMED, organisation
+from tests.ad_data import (
+    CONFIG_DN,
+    EXPECTED_BULK_ENDPOINTS,
+    EXPECTED_NAMED,
+    assert_mail_inventory,
+    organisation,
+)
 from tests.conftest import LDAP_PASSWORD
 from tests.peers.slapd import BIND_DN
 
@@ -78,10 +84,34 @@ def test_discovery_reads_what_outlook_reads(
     assert ews10.identity == "EWS (Default Web Site)"
     assert by_key[("EXCH10", Component.OWA)].url == ""
     assert by_key[("EXCH07", Component.OAB)].url.startswith("http://")
-    # Back-end copies (port 444) are never read as the InternalUrl.
-    assert all(":444" not in e.url for e in inventory.endpoints)
+    # Back-end copies (port 444) are never read as the InternalUrl; the back end is
+    # its own component, from the server's FQDN.
+    assert all(":444" not in e.url for e in inventory.endpoints if e.component.is_virtual_directory)
+    assert by_key[("EXCH16", Component.BACKEND)].url == "https://exch16.contoso.local:444/"
+    assert by_key[("EXCH19", Component.AUTH_CERTIFICATE)].url == (
+        "https://exch19.contoso.local/autodiscover/metadata/json/1"
+    )
+    assert ("EXCH10", Component.BACKEND) not in by_key  # 2010 has no back end site
+    # SMTP, IMAP and POP are read only when ldap.components asks for them.
+    assert not any(e.component is Component.SMTP for e in inventory.endpoints)
     # The server under "CN=First Administrative Group\, Legacy" was found by its DN.
     assert by_key[("EXCH07", Component.UM)].server.name == "EXCH07"
+
+
+def test_mail_protocols_from_the_directory(
+    org_slapd, tmp_path, password_file, ldap_tls_files
+) -> None:
+    config = ldap_config(
+        tmp_path,
+        org_slapd.ldaps_url,
+        bind_password_file=str(password_file),
+        ca_file=str(ldap_tls_files["ca"]),
+        components=["ews", "smtp", "smtp_submission", "imap", "pop"],
+    )
+    inventory = Discoverer(config).discover(time.time())
+    (status,) = inventory.statuses
+    assert status.success, status.error
+    assert_mail_inventory(inventory, status)
 
 
 def test_unpaged_search_really_stops_at_1000(
@@ -118,7 +148,7 @@ def test_starttls(org_slapd, tmp_path, password_file, ldap_tls_files) -> None:
     assert data.configuration_dn.lower() == CONFIG_DN.lower()
     inventory = Discoverer(config).discover(time.time())
     assert {s.name for s in inventory.servers} == {"EXCH16"}
-    assert len(inventory.endpoints) == 8
+    assert len(inventory.endpoints) == 10  # 8 virtual directories, back end, auth metadata
 
 
 def test_sites_filter(org_slapd, tmp_path, password_file, ldap_tls_files) -> None:

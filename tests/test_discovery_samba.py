@@ -31,6 +31,7 @@ from tests.ad_data import (
     EXPECTED_BULK_ENDPOINTS,
     EXPECTED_NAMED,
     URL_KEYWORD,
+    assert_mail_inventory,
     organisation,
 )
 from tests.conftest import LDAP_PASSWORD
@@ -93,6 +94,16 @@ def test_discovery_from_active_directory(samba, tmp_path) -> None:
     assert by_key[("EXCH16", Component.AUTODISCOVER)].site_scope == ("HQ",)
     assert by_key[("EXCH10", Component.OWA)].url == ""
     assert any("pointer SCP" in n for n in status.notes)
+
+
+def test_mail_protocols_from_active_directory(samba, tmp_path) -> None:
+    config = config_for(
+        tmp_path, samba, components=["ews", "smtp", "smtp_submission", "imap", "pop"]
+    )
+    inventory = Discoverer(config).discover(time.time())
+    (status,) = inventory.statuses
+    assert status.success, status.error
+    assert_mail_inventory(inventory, status)
 
 
 def test_configuration_nc_comes_from_the_rootdse(samba, tmp_path) -> None:

@@ -53,7 +53,8 @@ def test_report_json_for_discovered_endpoints(
     assert ldap["source"] == "ldap"
     assert ldap["success"] is True
     eps = {(e["server"], e["component"]): e for e in data["endpoints"]}
-    assert len(eps) == 4 + 3 + 8  # EXCH07: SCP EWS OAB UM; EXCH10: SCP EWS OWA; EXCH16: 8
+    # EXCH07: SCP EWS OAB UM; EXCH10: SCP EWS OWA; EXCH16: 8, its back end and auth metadata
+    assert len(eps) == 4 + 3 + 10
     ews16 = eps[("EXCH16", "ews")]
     assert ews16["version"] == "2016"
     assert ews16["site"] == "HQ"
@@ -106,7 +107,7 @@ def test_serve_keeps_endpoints_when_the_directory_goes_away(
     before = samples(exporter.get("/metrics")[1])
     assert value(before, "exchange_discovery_success", source="ldap") == 1
     count = len([k for k in before if k[0] == "exchange_internal_url_status"])
-    assert count == 15
+    assert count == 17  # as the report: EXCH16 adds its back end and auth metadata
     slapd.stop()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

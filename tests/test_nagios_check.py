@@ -213,7 +213,8 @@ def test_bad_config_is_unknown() -> None:
     assert result.returncode == 3
     assert result.stdout == (
         f"EXCHANGE-CERT UNKNOWN - config error: {path}:4: servers[0].colour: unknown key "
-        "(expected one of: addresses, external_urls, fqdn, name, site, urls, version) "
+        "(expected one of: addresses, external_urls, fqdn, name, site, tls_certificate_names, "
+        "urls, version) "
         "(and 2 more)\n"
     )
     assert result.stderr == ""

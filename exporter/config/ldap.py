@@ -13,7 +13,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from exporter.config.yamlsource import Reader
+from exporter.model import Component
 from exporter.secret import Secret
+
+# The HTTPS URLs Outlook is given, the back end and the Auth certificate: everything
+# the directory gives without more attributes. SMTP, IMAP and POP are opt-in.
+DEFAULT_COMPONENTS = (
+    *(c for c in Component if c.is_virtual_directory),
+    Component.BACKEND,
+    Component.AUTH_CERTIFICATE,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,8 @@ class LdapConfig:
     bind_dn: None for an anonymous bind (AD refuses most anonymous searches).
     configuration_dn: None means "read configurationNamingContext from the RootDSE".
     sites, servers: when non-empty, only servers in these AD sites / with these names.
+    components: what the directory inventory holds (``ldap.components``); the
+        default is every virtual directory plus ``backend`` and ``auth_certificate``.
     """
 
     host: str
@@ -38,6 +49,7 @@ class LdapConfig:
     servers: tuple[str, ...]
     allow_insecure: bool
     page_size: int
+    components: tuple[Component, ...] = DEFAULT_COMPONENTS
 
     @property
     def url(self) -> str:
@@ -61,6 +73,7 @@ _KEYS = (
     "servers",
     "allow_insecure",
     "page_size",
+    "components",
 )
 
 
@@ -94,6 +107,7 @@ def parse_ldap(section: Reader) -> LdapConfig | None:
         servers=tuple(section.str_list("servers")),
         allow_insecure=section.flag("allow_insecure", False),
         page_size=section.integer("page_size", 500, minimum=1),
+        components=_components(section),
     )
     section.finish(_KEYS)
     parts = urlsplit(url)
@@ -131,7 +145,24 @@ def parse_ldap(section: Reader) -> LdapConfig | None:
         servers=config.servers,
         allow_insecure=config.allow_insecure,
         page_size=config.page_size,
+        components=config.components,
     )
+
+
+def _components(section: Reader) -> tuple[Component, ...]:
+    if not section.has("components"):
+        return DEFAULT_COMPONENTS
+    names = {c.value for c in Component}
+    chosen: list[Component] = []
+    for index, name in enumerate(section.str_list("components")):
+        if name not in names:
+            section.problem(
+                f"components[{index}]",
+                f"{name!r} is not a component (one of: {', '.join(sorted(names))})",
+            )
+        elif Component(name) not in chosen:
+            chosen.append(Component(name))
+    return tuple(chosen)
 
 
 def _password(section: Reader) -> Secret | None:

@@ -28,6 +28,8 @@ class ServerConfig:
     site: str | None
     urls: dict[Component, str]
     external_urls: dict[Component, str]
+    # SMTP: the receive connector's TlsCertificateName ("<I>issuer<S>subject").
+    tls_certificate_names: dict[Component, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,14 @@ class ProbeConfig:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """``max_validity``: a leaf valid for longer is a ``long_validity`` advisory (0: off)."""
+    """``max_validity``: a leaf valid for longer is a ``long_validity`` advisory (0: off).
+    ``auth_expiry_*``: the Auth certificate's own, HealthChecker's 60 and 14 days."""
 
     expiry_warning: float = 30 * DAY
     expiry_critical: float = 7 * DAY
     max_validity: float = 398 * DAY
+    auth_expiry_warning: float = 60 * DAY
+    auth_expiry_critical: float = 14 * DAY
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,22 @@ def _servers(root: Reader) -> list[ServerConfig]:
         site = entry.opt_text("site")
         urls = _url_map(entry.section("urls"))
         external = _url_map(entry.section("external_urls"))
+        named = _connector_names(entry.section("tls_certificate_names"))
         if not urls and not entry.has("urls"):
             entry.problem("urls", "is required: the internal URLs to check, by component")
-        entry.finish(("name", "fqdn", "addresses", "version", "site", "urls", "external_urls"))
-        out.append(ServerConfig(name, fqdn, tuple(addresses), version, site, urls, external))
+        entry.finish(
+            (
+                "name",
+                "fqdn",
+                "addresses",
+                "version",
+                "site",
+                "urls",
+                "external_urls",
+                "tls_certificate_names",
+            )
+        )
+        out.append(ServerConfig(name, fqdn, tuple(addresses), version, site, urls, external, named))
     return out
 
 
@@ -150,13 +167,28 @@ def _url_map(section: Reader) -> dict[Component, str]:
             continue
         url = section.text(key)
         try:
-            parse_url(url)
+            parse_url(url, Component(key))
         except ValueError as exc:
             section.problem(key, f"{url!r} is not a usable URL: {exc}")
             continue
         urls[Component(key)] = url
     section.finish(names)
     return urls
+
+
+def _connector_names(section: Reader) -> dict[Component, str]:
+    """``smtp``/``smtp_submission``: the connector's ``<I>issuer<S>subject``."""
+    names: dict[Component, str] = {}
+    keys = (Component.SMTP.value, Component.SMTP_SUBMISSION.value)
+    for key in keys:
+        if section.has(key):
+            value = section.text(key)
+            if "<I>" not in value or "<S>" not in value:
+                section.problem(key, f"{value!r} is not in the form <I>issuer<S>subject")
+                continue
+            names[Component(key)] = value
+    section.finish(keys)
+    return names
 
 
 def _trust(section: Reader) -> TrustConfig:
@@ -225,10 +257,24 @@ def _thresholds(section: Reader) -> Thresholds:
     warning = section.duration("expiry_warning", 30 * DAY)
     critical = section.duration("expiry_critical", 7 * DAY)
     max_validity = section.duration("max_validity", 398 * DAY)
-    section.finish(("expiry_warning", "expiry_critical", "max_validity"))
+    auth_warning = section.duration("auth_expiry_warning", 60 * DAY)
+    auth_critical = section.duration("auth_expiry_critical", 14 * DAY)
+    section.finish(
+        (
+            "expiry_warning",
+            "expiry_critical",
+            "max_validity",
+            "auth_expiry_warning",
+            "auth_expiry_critical",
+        )
+    )
     if critical > warning:
         section.problem("expiry_critical", "must not be longer than thresholds.expiry_warning")
-    return Thresholds(warning, critical, max_validity)
+    if auth_critical > auth_warning:
+        section.problem(
+            "auth_expiry_critical", "must not be longer than thresholds.auth_expiry_warning"
+        )
+    return Thresholds(warning, critical, max_validity, auth_warning, auth_critical)
 
 
 def _fetching(section: Reader) -> FetchConfig:

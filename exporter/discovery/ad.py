@@ -233,14 +233,30 @@ def build_ad_inventory(
     vdir_entries: list[Entry],
     sites: tuple[str, ...] = (),
     names: tuple[str, ...] = (),
+    components: tuple[Component, ...] | None = None,
+    surfaces: list[Entry] | None = None,
 ) -> AdInventory:
+    """``components``: which to keep (None: every one found); ``surfaces``: receive
+    connectors and IMAP/POP settings (:mod:`exporter.discovery.ad_surfaces`)."""
+    from exporter.discovery import ad_surfaces  # noqa: PLC0415 - it imports this module
+
     servers, notes = parse_servers(server_entries, sites, names)
     scps, scp_notes = parse_scps(scp_entries, servers)
     vdirs = parse_vdirs(vdir_entries, servers)
+    wanted = components if components is not None else tuple(Component)
+    smtp, smtp_notes = ad_surfaces.parse_connectors(surfaces or [], servers)
+    found = [
+        *scps,
+        *vdirs,
+        *smtp,
+        *ad_surfaces.parse_pop_imap(surfaces or [], servers),
+        *ad_surfaces.derived_endpoints(servers, wanted),
+    ]
     seen: set[tuple[str, Component]] = set()
     endpoints = []
     for endpoint in sorted(
-        scps + vdirs, key=lambda e: (e.server.name.lower(), list(Component).index(e.component))
+        (e for e in found if e.component in wanted),
+        key=lambda e: (e.server.name.lower(), list(Component).index(e.component)),
     ):
         key = (endpoint.server.name.lower(), endpoint.component)
         if key in seen:
@@ -252,4 +268,4 @@ def build_ad_inventory(
         seen.add(key)
         endpoints.append(endpoint)
     ordered = tuple(sorted(servers.values(), key=lambda s: s.name.lower()))
-    return AdInventory(ordered, tuple(endpoints), tuple(notes + scp_notes))
+    return AdInventory(ordered, tuple(endpoints), tuple(notes + scp_notes + smtp_notes))

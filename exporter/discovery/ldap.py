@@ -10,7 +10,7 @@ import math
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -37,6 +37,20 @@ SERVER_ATTRS = [
 ]
 SCP_ATTRS = ["cn", "serviceBindingInformation", "keywords"]
 VDIR_ATTRS = ["cn", "objectClass", "msExchInternalHostName", "msExchExternalHostName"]
+# Attribute names: exporter/discovery/ad_surfaces.py says where they come from.
+SMTP_FILTER = "(objectClass=msExchSmtpReceiveConnector)"
+POP_IMAP_FILTER = "(|(objectClass=protocolCfgIMAPServer)(objectClass=protocolCfgPOPServer))"
+SURFACE_ATTRS = [
+    "cn",
+    "objectClass",
+    "msExchSmtpReceiveBindings",
+    "msExchSMTPReceiveConnectorFQDN",
+    "msExchSmtpTLSCertificate",
+    "msExchSmtpReceiveEnabled",
+    "msExchPOPIMAPInternalConnectionSettings",
+    "msExchPopImapX509CertificateName",
+    "msExchSecureBindings",
+]
 
 
 class LdapReason(StrEnum):
@@ -59,10 +73,14 @@ class LdapFailure(Exception):
 
 @dataclass(frozen=True)
 class DirectoryData:
+    """``surfaces``: receive connectors and IMAP/POP settings, read only when
+    ``ldap.components`` asks for SMTP, IMAP or POP."""
+
     configuration_dn: str
     servers: list[Entry]
     scps: list[Entry]
     vdirs: list[Entry]
+    surfaces: list[Entry] = field(default_factory=list)
 
 
 def _connection(cfg: LdapConfig) -> Connection:
@@ -198,11 +216,20 @@ def fetch_directory(cfg: LdapConfig) -> DirectoryData:
                 "configurationNamingContext; set ldap.configuration_dn",
             )
         session.stage = "search"
+        surfaces: list[Entry] = []
+        wanted = {c.value for c in cfg.components}
+        if wanted & {"smtp", "smtp_submission"}:
+            surfaces += _entries(conn, configuration_dn, SMTP_FILTER, SURFACE_ATTRS, cfg.page_size)
+        if wanted & {"imap", "pop"}:
+            surfaces += _entries(
+                conn, configuration_dn, POP_IMAP_FILTER, SURFACE_ATTRS, cfg.page_size
+            )
         return DirectoryData(
             configuration_dn,
             _entries(conn, configuration_dn, SERVER_FILTER, SERVER_ATTRS, cfg.page_size),
             _entries(conn, configuration_dn, SCP_FILTER, SCP_ATTRS, cfg.page_size),
             _entries(conn, configuration_dn, VDIR_FILTER, VDIR_ATTRS, cfg.page_size),
+            surfaces,
         )
 
     return _guarded(cfg, read)

@@ -78,7 +78,15 @@ class Discoverer:
             return self._failed(
                 LdapFailure(LdapReason.INTERNAL_ERROR, f"{cfg.url}: {type(exc).__name__}: {text}")
             )
-        inventory = build_ad_inventory(data.servers, data.scps, data.vdirs, cfg.sites, cfg.servers)
+        inventory = build_ad_inventory(
+            data.servers,
+            data.scps,
+            data.vdirs,
+            cfg.sites,
+            cfg.servers,
+            cfg.components,
+            data.surfaces,
+        )
         self._last_good, self._last_success = inventory, now
         return inventory, DiscoveryStatus(
             "ldap",

@@ -28,6 +28,7 @@ def endpoints_of(entry: ServerConfig, server: Server) -> list[Endpoint]:
             component,
             entry.urls[component],
             external_url=entry.external_urls.get(component),
+            tls_certificate_name=entry.tls_certificate_names.get(component),
         )
         for component in Component
         if component in entry.urls

@@ -40,6 +40,12 @@ class Reason(StrEnum):
     HANDSHAKE_FAILED = "handshake_failed"
     NO_CERTIFICATE = "no_certificate"
     INTERNAL_ERROR = "internal_error"
+    BAD_GREETING = "bad_greeting"
+    NO_STARTTLS = "no_starttls"
+    STARTTLS_REFUSED = "starttls_refused"
+    PROTOCOL_ERROR = "protocol_error"
+    AUTH_METADATA_UNAVAILABLE = "auth_metadata_unavailable"  # the document: HTTP, JSON
+    NO_AUTH_CERTIFICATE = "no_auth_certificate"  # the document holds none
     # dns_match
     NXDOMAIN = "nxdomain"
     NO_ADDRESS = "no_address"
@@ -68,6 +74,9 @@ class Reason(StrEnum):
     # date_valid
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"
+    # name_match, issuer_trusted: not judged on the back end's and the Auth
+    # certificate, self-signed by design
+    SELF_SIGNED_BY_DESIGN = "self_signed_by_design"
     # expiry (not one of Outlook's checks, but it decides warning vs ok)
     EXPIRES_SOON = "expires_soon"
     CHAIN_EXPIRES_SOON = "chain_expires_soon"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from exporter.certfacts import CertificateFacts, parse_chain
 from exporter.config import Thresholds
+from exporter.evaluate.authcert import read_auth_document
 from exporter.evaluate.chain import ChainJudgement, ChainKey, chain_key, judge_chain
 from exporter.evaluate.checks import (
     evaluate_date,
@@ -22,24 +23,10 @@ from exporter.evaluate.checks import (
 )
 from exporter.evaluate.names import evaluate_name
 from exporter.evaluate.outcome import Check, Outcome, Reason, Status, worst
-from exporter.probe.results import DnsReason, ProbeResult, SkipReason, TlsReason
+from exporter.evaluate.probe_ok import probe_outcome
+from exporter.model import Component
+from exporter.probe.results import ProbeResult, TlsReason
 from exporter.truststore import TrustStore
-
-_SKIP_MESSAGES = {
-    SkipReason.BAD_URL: (Reason.BAD_URL, "the URL cannot be used: {error}"),
-    SkipReason.NO_URL: (
-        Reason.NO_INTERNAL_URL,
-        "no InternalUrl is set: internal clients fall back to the ExternalUrl or fail",
-    ),
-    SkipReason.PLAIN_HTTP: (
-        Reason.PLAIN_HTTP,
-        "plain http: no certificate is involved, but the traffic is not encrypted",
-    ),
-    SkipReason.SERVER_ADDRESS_UNKNOWN: (
-        Reason.SERVER_ADDRESS_UNKNOWN,
-        "neither the server's address nor the URL's host resolves",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -59,6 +46,8 @@ class EndpointVerdict:
             ``long_validity``): each makes the status at least warning, never critical.
         newest_in_namespace: when ``consistent`` is false, the newest leaf another
             server of the namespace presents (what the fix enables); else None.
+        auth_certificates: for ``auth_certificate``, every certificate the auth
+            metadata document lists (``chain`` holds the one in use); else empty.
     """
 
     probe: ProbeResult
@@ -74,6 +63,7 @@ class EndpointVerdict:
     evaluated_at: dt.datetime
     advisories: tuple[Outcome, ...] = ()
     newest_in_namespace: CertificateFacts | None = None
+    auth_certificates: tuple[CertificateFacts, ...] = ()
 
     @property
     def leaf(self) -> CertificateFacts | None:
@@ -94,33 +84,6 @@ class EndpointVerdict:
         return (self.chain_not_after - self.evaluated_at).total_seconds() / 86400
 
 
-def _probe_outcome(probe: ProbeResult) -> Outcome:
-    if probe.internal_error is not None:
-        return Outcome.failed(Reason.INTERNAL_ERROR, f"the probe failed: {probe.internal_error}")
-    if probe.skipped is not None:
-        reason, text = _SKIP_MESSAGES[probe.skipped]
-        message = text.format(error=probe.endpoint.url_error)
-        if probe.skipped in (SkipReason.PLAIN_HTTP, SkipReason.NO_URL):
-            return Outcome.not_judged(reason, message)
-        if probe.skipped is SkipReason.SERVER_ADDRESS_UNKNOWN and _unanswered(probe):
-            # The internal DNS did not answer: the server may be fine (one finding
-            # for the nameservers says so), so the probe is not judged, not failed.
-            return Outcome.not_judged(
-                reason, f"{message}: the internal DNS did not answer, so nothing was probed"
-            )
-        return Outcome.failed(reason, message)
-    assert probe.tls is not None  # noqa: S101 - not skipped implies a handshake attempt
-    if probe.tls.reason is TlsReason.OK:
-        return Outcome.passed()
-    where = f"{probe.tls.address}:{probe.tls.port}"
-    return Outcome.failed(Reason(probe.tls.reason.value), f"{where}: {probe.tls.detail}")
-
-
-def _unanswered(probe: ProbeResult) -> bool:
-    answers = (probe.server_dns, probe.url_dns)
-    return any(a is not None and a.reason in (DnsReason.TIMEOUT, DnsReason.ERROR) for a in answers)
-
-
 def evaluate_endpoint(
     probe: ProbeResult,
     trust: TrustStore,
@@ -130,13 +93,15 @@ def evaluate_endpoint(
 ) -> EndpointVerdict:
     """``chains``: the refresh's judgements by presented chain (``pki.judge``, with
     AIA and revocation fetched); a chain not in it is judged here, offline."""
-    checks: dict[Check, Outcome] = {Check.PROBE_OK: _probe_outcome(probe)}
+    checks: dict[Check, Outcome] = {Check.PROBE_OK: probe_outcome(probe)}
     if probe.url_dns is not None:
         checks[Check.DNS_MATCH] = evaluate_dns(
             probe.url_dns, probe.server_addresses, probe.endpoint.server.name
         )
     else:
         checks[Check.DNS_MATCH] = Outcome.not_judged()
+    if probe.document is not None and checks[Check.PROBE_OK].ok:
+        return _auth_verdict(probe, checks, thresholds, now)
     chain = parse_chain(probe.tls.chain) if probe.tls is not None else ()
     target = probe.endpoint.target
     expiry: tuple[Status, Reason | None, str | None] = (Status.OK, None, None)
@@ -154,6 +119,9 @@ def evaluate_endpoint(
         checks[Check.NOT_REVOKED] = judged.not_revoked
         checks[Check.CONSISTENT] = Outcome.not_judged()  # across endpoints: amend()
         advisories = judged.advisories + evaluate_validity(leaf, thresholds.max_validity)
+        if probe.endpoint.component is Component.BACKEND:
+            checks.update(_BACK_END_NOT_JUDGED)
+            advisories = ()
         not_after = leaf.not_after
         chain_not_after = min(c.not_after for c in chain)
         expiry = evaluate_expiry(
@@ -182,6 +150,67 @@ def evaluate_endpoint(
         advisories=advisories,
     )
 
+
+def _auth_verdict(
+    probe: ProbeResult, checks: dict[Check, Outcome], thresholds: Thresholds, now: dt.datetime
+) -> EndpointVerdict:
+    """The Auth certificate from the metadata document: its date and expiry, on its
+    own thresholds; the TLS certificate of the request is the autodiscover one,
+    judged on that endpoint."""
+    assert probe.document is not None  # noqa: S101 - only called with one
+    document = read_auth_document(probe.document, now)
+    checks[Check.PROBE_OK] = document.probe
+    for check in _CERTIFICATE_CHECKS:
+        checks[check] = Outcome.not_judged()
+    leaf = document.in_use
+    expiry: tuple[Status, Reason | None, str | None] = (Status.OK, None, None)
+    if leaf is not None:
+        checks[Check.NAME_MATCH] = checks[Check.ISSUER_TRUSTED] = _AUTH_BY_DESIGN
+        checks[Check.DATE_VALID] = evaluate_date(leaf, now)
+        expiry = evaluate_expiry(
+            leaf.not_after,
+            leaf.not_after,
+            now,
+            thresholds.auth_expiry_warning,
+            thresholds.auth_expiry_critical,
+        )
+    return EndpointVerdict(
+        probe=probe,
+        checks=checks,
+        chain=(leaf,) if leaf is not None else (),
+        not_after=leaf.not_after if leaf else None,
+        chain_not_after=leaf.not_after if leaf else None,
+        expiry_status=expiry[0],
+        expiry_reason=expiry[1],
+        expiry_message=expiry[2],
+        checks_status=_status(checks, (), Status.OK),
+        status=_status(checks, (), expiry[0]),
+        evaluated_at=now,
+        auth_certificates=document.certificates,
+    )
+
+
+# Self-signed by design, and not name-checked by whoever uses them
+# (../shared/EXCHANGE-SURFACES.md): only presence, date and expiry count.
+_BACK_END_NOT_JUDGED = {
+    Check.NAME_MATCH: Outcome.not_judged(
+        Reason.SELF_SIGNED_BY_DESIGN,
+        "the back end's certificate is self-signed by design; the front end does not "
+        "check its name",
+    ),
+    Check.ISSUER_TRUSTED: Outcome.not_judged(
+        Reason.SELF_SIGNED_BY_DESIGN,
+        "the back end's certificate is self-signed by design; the front end does not "
+        "check its issuer",
+    ),
+    Check.CHAIN_COMPLETE: Outcome.not_judged(),
+    Check.NOT_REVOKED: Outcome.not_judged(),
+}
+_AUTH_BY_DESIGN = Outcome.not_judged(
+    Reason.SELF_SIGNED_BY_DESIGN,
+    "the Auth certificate is self-signed and names no host by design; the TLS "
+    "certificate of this request is judged on the autodiscover endpoint",
+)
 
 # False, yet Outlook goes on: a chain Windows completes over AIA; a namespace whose
 # servers present different certificates (the old one expires by surprise).

@@ -6,7 +6,8 @@ RSA-1024, non-critical basicConstraints, no keyUsage, EKU-restricted CAs, v1 roo
 cryptography directly rather than trustme, because the lab needs control trustme
 does not give; the shapes cryptography will not make come from
 :mod:`exporter.lab.certbits`. EC P-256 keys unless a shape asks for RSA: fast to
-generate.
+generate. The module is long because one CA class, its issue() and self_signed()
+make every shape the trust tests, the Exchange surfaces and the demo need.
 """
 
 from __future__ import annotations
@@ -281,19 +282,28 @@ class CA:
         return Issued(cert, leaf_key, [cert, *self.chain])
 
 
-def self_signed(*names: str, not_after: dt.datetime = NOW + 365 * DAY) -> Issued:
-    """What Exchange setup creates: a self-signed certificate for the server's names."""
+def self_signed(
+    *names: str,
+    not_after: dt.datetime = NOW + 365 * DAY,
+    not_before: dt.datetime = NOW - DAY,
+    san: bool = True,
+) -> Issued:
+    """What Exchange setup creates: a self-signed certificate for the server's names
+    (``san=False``: the first name as CN only, as the Auth certificate has)."""
     key = _key()
     subject = _name(names[0])
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - DAY)
+        .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
-        .sign(key, hashes.SHA256())
     )
+    if san:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False
+        )
+    cert = builder.sign(key, hashes.SHA256())
     return Issued(cert, key, [cert])

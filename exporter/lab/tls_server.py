@@ -31,6 +31,9 @@ class TlsServer:
         for context in self._by_sni.values():
             context.sni_callback = self._pick
         self.sni_seen: list[str | None] = []
+        # Paths answered with (status, JSON body); without any, every connection gets
+        # 204 right after the handshake.
+        self.documents: dict[str, tuple[int, bytes]] = {}
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((address, port))
@@ -73,11 +76,32 @@ class TlsServer:
         conn.settimeout(5)
         try:
             with self._default.wrap_socket(conn, server_side=True) as tls:
-                tls.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                tls.sendall(self._answer(tls) if self.documents else _NO_CONTENT)
         except (OSError, ssl.SSLError):
             pass
+
+    def _answer(self, tls: ssl.SSLSocket) -> bytes:
+        request = b""
+        while b"\r\n\r\n" not in request and len(request) < 16384:
+            chunk = tls.recv(4096)
+            if not chunk:
+                break
+            request += chunk
+        parts = request.split(b" ", 2)
+        path = parts[1].decode("latin-1") if len(parts) > 1 else ""
+        if path not in self.documents:
+            return _NO_CONTENT
+        status, body = self.documents[path]
+        return (
+            f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode() + body
 
     def close(self) -> None:
         self._stop.set()
         self._sock.close()
         self._thread.join(timeout=2)
+
+
+_NO_CONTENT = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"

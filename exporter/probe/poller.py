@@ -1,12 +1,16 @@
 """One thread's share of the handshakes: a poller that moves non-blocking
-connections through connect and ``do_handshake``, each until its deadline.
+connections through connect, the mail protocols' STARTTLS and ``do_handshake``,
+each until its deadline.
 
-A connection goes: connect (wait to be writable) -> handshake steps (wait for what
-OpenSSL asks) -> done, with one deadline from its start covering both. The thread
-holds the GIL only to move a connection on; OpenSSL's work inside
-``do_handshake`` runs outside it. Deadlines are the poller's timeout; nothing
-blocks, so a peer that trickles a byte a second ends on time like a silent one.
-:mod:`exporter.probe.handshakes` starts the threads and feeds them jobs.
+A connection goes: connect (wait to be writable) -> for ``smtp://``, ``imap://``
+and ``pop3://`` the plain-text dialogue (:mod:`exporter.probe.starttls`) ->
+handshake steps (wait for what OpenSSL asks) -> done, with one deadline from its
+start covering all of them. The thread holds the GIL only to move a connection
+on; OpenSSL's work inside ``do_handshake`` runs outside it. Deadlines are the
+poller's timeout; nothing blocks, so a peer that trickles a byte a second ends on
+time like a silent one. :mod:`exporter.probe.handshakes` starts the threads and
+feeds them jobs. The module is long because those three phases share one
+connection record, one deadline and one poller.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 from OpenSSL import SSL
 
 from exporter.probe.results import TlsReason, TlsResult
+from exporter.probe.starttls import Dialogue
 from exporter.probe.tls import TlsClient, os_reason, peer_chain, tls_failure
 
 _READ, _WRITE = select.POLLIN, select.POLLOUT  # the same bits for epoll
@@ -33,19 +38,25 @@ _IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN}
 
 @dataclass(frozen=True)
 class Handshake:
-    """One connection to make: ``address`` is an IP literal; ``sni`` None sends none."""
+    """One connection to make: ``address`` is an IP literal; ``sni`` None sends none;
+    ``starttls`` the plain-text protocol to upgrade first (``smtp``, ``imap``,
+    ``pop3``; :mod:`exporter.probe.starttls`), None to start TLS at once."""
 
     address: str
     port: int
     sni: str | None
+    starttls: str | None = None
 
 
 class _Connection:
-    __slots__ = ("index", "job", "sock", "start", "tls")
+    __slots__ = ("connected", "dialogue", "index", "job", "out", "sock", "start", "tls")
 
     def __init__(self, index: int, job: Handshake, sock: socket.socket, start: float) -> None:
         self.index, self.job, self.sock, self.start = index, job, sock, start
-        self.tls: SSL.Connection | None = None  # once connected
+        self.connected = False
+        self.dialogue: Dialogue | None = None  # while STARTTLS is being negotiated
+        self.out = b""  # the dialogue's bytes not yet sent
+        self.tls: SSL.Connection | None = None  # once TLS starts
 
 
 HandshakeEnd = TlsResult | Exception
@@ -185,10 +196,11 @@ class Driver:
     def _advance(self, conn: _Connection) -> None:
         """Move a connection on after its socket became ready."""
         try:
+            if not conn.connected and not self._connected(conn):
+                return
+            if conn.dialogue is not None and not self._converse(conn):
+                return
             if conn.tls is None:
-                code = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if code:
-                    raise OSError(code, os.strerror(code))
                 try:
                     conn.tls = self.client.wrap(conn.sock, conn.job.sni)
                 except ValueError as exc:  # an SNI no client would send
@@ -224,8 +236,55 @@ class Driver:
             )
             self._finish(conn, result)
 
+    def _connected(self, conn: _Connection) -> bool:
+        """The TCP connect finished (OSError when it failed); True when TLS starts
+        now, False when the server speaks first (STARTTLS)."""
+        code = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            raise OSError(code, os.strerror(code))
+        conn.connected = True
+        if conn.job.starttls is None:
+            return True
+        conn.dialogue = Dialogue(conn.job.starttls, _helo(conn.sock))
+        self.poller.modify(conn.sock.fileno(), _READ)
+        return False
+
+    def _converse(self, conn: _Connection) -> bool:
+        """One step of the plain-text part; True once TLS may start. Failures end the
+        connection here (OSError goes to the caller)."""
+        assert conn.dialogue is not None  # noqa: S101 - only called while it runs
+        if conn.out:
+            self._send(conn, conn.out)
+            return False
+        try:
+            data = conn.sock.recv(4096)
+        except BlockingIOError:
+            return False
+        step = conn.dialogue.receive(data)
+        if step.failure is not None:
+            self._end(conn, *step.failure)
+        elif step.send:
+            self._send(conn, step.send)
+        elif step.ready:
+            conn.dialogue = None
+            return True
+        return False
+
+    def _send(self, conn: _Connection, data: bytes) -> None:
+        try:
+            sent = conn.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        conn.out = data[sent:]
+        self.poller.modify(conn.sock.fileno(), _WRITE if conn.out else _READ)
+
     def _expire(self, conn: _Connection) -> None:
-        what = "TLS handshake not finished" if conn.tls is not None else "no TCP connection"
+        if conn.dialogue is not None:
+            what = f"{conn.dialogue.waiting_for} did not come"
+        elif conn.tls is not None:
+            what = "TLS handshake not finished"
+        else:
+            what = "no TCP connection"
         self._end(conn, TlsReason.TIMEOUT, f"{what} within {self.timeout:g}s")
 
     def _end(
@@ -262,6 +321,13 @@ class _Poller:
     def close(self) -> None:
         if self._epoll:
             self._poll.close()
+
+
+def _helo(sock: socket.socket) -> str:
+    """The SMTP client's name: its own address as a literal (RFC 5321 4.1.3), so the
+    probe needs no DNS name of its own."""
+    address = str(sock.getsockname()[0])
+    return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
 
 
 def _result(job: Handshake, start: float, reason: TlsReason, detail: str) -> TlsResult:

@@ -22,6 +22,11 @@ class TlsReason(StrEnum):
     PROTOCOL_VERSION = "protocol_version"
     HANDSHAKE_FAILED = "handshake_failed"
     NO_CERTIFICATE = "no_certificate"
+    # Before the handshake, on the mail protocols' STARTTLS (exporter.probe.starttls):
+    BAD_GREETING = "bad_greeting"  # no 220 / * OK / +OK greeting
+    NO_STARTTLS = "no_starttls"  # the capabilities do not offer it
+    STARTTLS_REFUSED = "starttls_refused"  # offered, then refused
+    PROTOCOL_ERROR = "protocol_error"  # a reply that is not the protocol's
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,27 @@ class TlsResult:
     chain: tuple[bytes, ...] = ()
     protocol: str | None = None
     cipher: str | None = None
+    detail: str | None = None
+    duration: float = 0.0
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    """What fetching a document over HTTPS returned (the auth metadata document).
+
+    Attributes:
+        body: the response body on HTTP 200, else None.
+        transport: why the request failed below HTTP (connect, TLS); OK otherwise.
+        status: the HTTP status, None when no response came.
+        detail: what went wrong, for a person.
+    """
+
+    address: str
+    port: int
+    sni: str | None
+    body: bytes | None
+    transport: TlsReason = TlsReason.OK
+    status: int | None = None
     detail: str | None = None
     duration: float = 0.0
 
@@ -93,7 +119,9 @@ class ProbeResult:
             ``addresses`` or what its fqdn resolves to; empty when unknown.
         server_dns: the fqdn lookup, None when addresses were configured.
         address: where the TLS probe connected, None when it did not.
-        tls: None when skipped (see ``skipped``) or on an internal error.
+        tls: None when skipped (see ``skipped``) or on an internal error, and for
+            the auth certificate, whose probe is ``document``.
+        document: the auth metadata document's fetch; None for other components.
         internal_error: a one-line summary when the probe itself failed;
             ``internal_trace`` the whole traceback, for the debug log only.
     """
@@ -108,6 +136,7 @@ class ProbeResult:
     internal_error: str | None = None
     duration: float = 0.0
     internal_trace: str | None = None
+    document: DocumentResult | None = None
 
 
 @dataclass(frozen=True)

@@ -16,16 +16,20 @@ import threading
 import time
 import traceback
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
-from exporter.model import Endpoint
+from exporter.model import Component, Endpoint
 from exporter.probe.dns import DnsResolver
+from exporter.probe.document import fetch_document
 from exporter.probe.handshakes import Handshake, HandshakeRun
-from exporter.probe.results import ProbeResult, ProbeSettings, SkipReason
+from exporter.probe.results import DocumentResult, ProbeResult, ProbeSettings, SkipReason
 from exporter.probe.tls import TlsClient
 
 # Handshakes handed to the engine at a time while planning goes on.
 FEED_CHUNK = 16
+# Auth metadata documents fetched at once (one per client-access server).
+DOCUMENT_THREADS = 4
 
 
 def choose_address(server_addresses: Sequence[str], url_addresses: Sequence[str]) -> str | None:
@@ -64,7 +68,8 @@ def plan_endpoint(
         if address is None:
             skipped = SkipReason.SERVER_ADDRESS_UNKNOWN
         else:
-            job = Handshake(address, target.port, None if target.is_ip else target.host)
+            sni = None if target.is_ip else target.host
+            job = Handshake(address, target.port, sni, target.starttls)
     result = ProbeResult(endpoint, url_dns, server_addresses, server_dns, address, None, skipped)
     return result, job
 
@@ -83,6 +88,14 @@ def _internal_error(endpoint: Endpoint, exc: BaseException, duration: float) -> 
         duration=duration,
         internal_trace=trace,
     )
+
+
+def _with_document(result: ProbeResult, future: Future[DocumentResult], took: float) -> ProbeResult:
+    try:
+        document = future.result()
+    except Exception as exc:  # noqa: BLE001 - errors become data here, and only here
+        return _internal_error(result.endpoint, exc, took)
+    return replace(result, document=document, duration=took + document.duration)
 
 
 def names_to_resolve(endpoints: Sequence[Endpoint]) -> list[str]:
@@ -120,6 +133,8 @@ def probe_all(
     planned: list[tuple[ProbeResult, float]] = []  # and how long planning took
     waiting: list[int] = []  # the index in planned of each job, in the order added
     jobs: list[Handshake] = []
+    documents: dict[int, Future[DocumentResult]] = {}
+    fetcher = ThreadPoolExecutor(DOCUMENT_THREADS, thread_name_prefix="probe-documents")
     try:
         for endpoint in endpoints:
             start = time.monotonic()
@@ -127,7 +142,17 @@ def probe_all(
                 result, job = plan_endpoint(endpoint, resolver)
             except Exception as exc:  # noqa: BLE001 - errors become data here, and only here
                 result, job = _internal_error(endpoint, exc, 0.0), None
-            if job is not None:
+            if job is not None and endpoint.component is Component.AUTH_CERTIFICATE:
+                path = endpoint.target.path if endpoint.target else "/"
+                documents[len(planned)] = fetcher.submit(
+                    fetch_document,
+                    job.address,
+                    job.port,
+                    job.sni or job.address,
+                    path,
+                    settings.timeout,
+                )
+            elif job is not None:
                 waiting.append(len(planned))
                 jobs.append(job)
             planned.append((result, time.monotonic() - start))
@@ -137,13 +162,17 @@ def probe_all(
         run.add(jobs)
     except BaseException:  # an interrupt (the check's global timeout)
         run.abort()
+        fetcher.shutdown(wait=False, cancel_futures=True)
         raise
     asking.join()  # every answer is in: the thread is closing its sockets
     outcomes = dict(zip(waiting, run.finish(), strict=True))
+    fetcher.shutdown(wait=True)
     results = []
     for index, (result, took) in enumerate(planned):
         outcome = outcomes.get(index)
-        if outcome is None:
+        if index in documents:
+            results.append(_with_document(result, documents[index], took))
+        elif outcome is None:
             results.append(replace(result, duration=took))
         elif isinstance(outcome, Exception):
             results.append(_internal_error(result.endpoint, outcome, took))

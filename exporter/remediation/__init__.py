@@ -24,6 +24,7 @@ from exporter.remediation.kb940726 import (
 )
 from exporter.remediation.steps import Step, StepKind
 from exporter.remediation.suggest import suggest_host, suggested_url
+from exporter.remediation.surfaces import auth_steps, backend_steps, mail_steps, services_for
 
 __all__ = ["Remediation", "Step", "StepKind", "build_remediation", "suggest_for"]
 
@@ -46,15 +47,24 @@ class Remediation:
 
 
 def suggest_for(verdict: EndpointVerdict) -> str | None:
-    """The host to move the URL to, when the name check failed."""
+    """The host to move the URL to, when the name check failed (virtual directories
+    only: a mail client keeps the name it was given, so the certificate must change)."""
     leaf = verdict.leaf
     if leaf is None or verdict.checks[Check.NAME_MATCH].ok is not False:
+        return None
+    if not verdict.probe.endpoint.component.is_virtual_directory:
         return None
     return suggest_host(verdict.probe.endpoint, leaf)
 
 
 def build_remediation(verdict: EndpointVerdict, suggested_dns: DnsAnswer | None) -> Remediation:
     endpoint = verdict.probe.endpoint
+    if endpoint.component is Component.BACKEND:
+        return Remediation(None, None, tuple(backend_steps(verdict)))
+    if endpoint.component is Component.AUTH_CERTIFICATE:
+        return Remediation(None, None, tuple(auth_steps(verdict)))
+    if not endpoint.component.is_virtual_directory:
+        return Remediation(None, None, tuple(_mail_remediation(verdict)))
     steps: list[Step] = []
     host = suggest_for(verdict)
     url = suggested_url(endpoint, host) if host else None
@@ -79,6 +89,21 @@ def build_remediation(verdict: EndpointVerdict, suggested_dns: DnsAnswer | None)
         steps.append(_renew_step(endpoint, leaf, verdict.expiry_reason))
     steps.extend(hygiene_steps(verdict))
     return Remediation(url, host, tuple(steps))
+
+
+def _mail_remediation(verdict: EndpointVerdict) -> list[Step]:
+    """SMTP, IMAP, POP: the certificate follows the name clients are given."""
+    endpoint = verdict.probe.endpoint
+    steps = mail_steps(verdict)
+    dns = verdict.checks[Check.DNS_MATCH]
+    if dns.ok is False and endpoint.target is not None:
+        server_addresses = verdict.probe.server_addresses
+        host = endpoint.target.host
+        steps.extend(_dns_steps(endpoint, host, server_addresses, dns.reason, dns.message))
+    if verdict.checks[Check.NAME_MATCH].ok is not False:
+        steps.extend(chain_steps(verdict))
+    steps.extend(hygiene_steps(verdict))
+    return steps
 
 
 def _name_steps(
@@ -214,6 +239,6 @@ def _renew_step(endpoint: Endpoint, leaf: CertificateFacts, reason: Reason | Non
         f"(Get-ExchangeCertificate -Server {server} -Thumbprint {leaf.thumbprint} | "
         f"New-ExchangeCertificate -GenerateRequest for a CA certificate), then "
         f"Enable-ExchangeCertificate -Server {server} -Thumbprint <new thumbprint> "
-        f"-Services IIS",
+        f"-Services {services_for(endpoint.component)}",
         f"{server}: certificate valid until {leaf.not_after:%Y-%m-%d}",
     )

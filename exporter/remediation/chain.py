@@ -9,6 +9,7 @@ from exporter.evaluate.outcome import Check, Reason
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Endpoint
 from exporter.remediation.steps import Step, StepKind
+from exporter.remediation.surfaces import services_for
 
 
 def chain_steps(verdict: EndpointVerdict) -> list[Step]:
@@ -30,7 +31,7 @@ def chain_steps(verdict: EndpointVerdict) -> list[Step]:
             Step(
                 StepKind.COMMAND,
                 f"Enable-ExchangeCertificate -Server {server} -Thumbprint {newest.thumbprint} "
-                "-Services IIS",
+                f"-Services {services_for(endpoint.component)}",
                 f"{server}: serve the namespace's newest certificate, as the other servers "
                 f"do (import it first with Import-ExchangeCertificate -Server {server} if "
                 "it is not on this server)",
@@ -48,7 +49,7 @@ def _issuer_step(endpoint: Endpoint, reason: Reason, leaf: CertificateFacts | No
             f"enterprise or a public CA for the names clients use, import it with "
             f"Import-ExchangeCertificate -Server {server}, then "
             f"Enable-ExchangeCertificate -Server {server} -Thumbprint <new thumbprint> "
-            f"-Services IIS"
+            f"-Services {services_for(endpoint.component)}"
         )
     elif reason is Reason.INCOMPLETE_CHAIN:
         text = (
@@ -64,7 +65,7 @@ def _issuer_step(endpoint: Endpoint, reason: Reason, leaf: CertificateFacts | No
             "include Server Authentication (the Web Server template), from a CA allowed to "
             f"issue it, import it with Import-ExchangeCertificate -Server {server}, then "
             f"Enable-ExchangeCertificate -Server {server} -Thumbprint <new thumbprint> "
-            "-Services IIS"
+            f"-Services {services_for(endpoint.component)}"
         )
     elif reason in (Reason.UNTRUSTED_ROOT, Reason.UNKNOWN_ISSUER):
         text = (
@@ -89,7 +90,8 @@ def _revocation_step(endpoint: Endpoint, reason: Reason, leaf: CertificateFacts)
             f"A certificate of the chain {server} sends is revoked: request a new certificate "
             f"for {server} from a CA that is not revoked, import it with "
             f"Import-ExchangeCertificate -Server {server}, then Enable-ExchangeCertificate "
-            f"-Server {server} -Thumbprint <new thumbprint> -Services IIS, and remove "
+            f"-Server {server} -Thumbprint <new thumbprint> -Services "
+            f"{services_for(endpoint.component)}, and remove "
             f"{leaf.thumbprint}",
             f"{server}: revoked certificate",
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from exporter.certfacts import CertificateFacts
 from exporter.evaluate.checks import iso
 from exporter.evaluate.outcome import Check, Outcome
 from exporter.snapshot import EndpointReport, Snapshot
@@ -59,17 +60,9 @@ def endpoint_json(report: EndpointReport) -> dict[str, Any]:
         "chain_not_after": _iso(verdict.chain_not_after),
         "names": list(leaf.names) if leaf else [],
         "advisories": [_reason(a) for a in verdict.advisories],
-        "certificate": None
-        if leaf is None
-        else {
-            "subject": leaf.subject,
-            "issuer": leaf.issuer,
-            "serial": leaf.serial,
-            "not_before": _iso(leaf.not_before),
-            "not_after": _iso(leaf.not_after),
-            "fingerprint_sha256": leaf.fingerprint_sha256,
-            "thumbprint": leaf.thumbprint,
-        },
+        "certificate": None if leaf is None else _certificate(leaf),
+        # The Auth certificate's endpoint: every certificate the document lists.
+        "auth_certificates": [_certificate(c) for c in verdict.auth_certificates],
         "chain": [
             {"subject": c.subject, "issuer": c.issuer, "not_after": _iso(c.not_after)}
             for c in verdict.chain
@@ -88,6 +81,18 @@ def endpoint_json(report: EndpointReport) -> dict[str, Any]:
             {"kind": s.kind.value, "text": s.text, "comment": s.comment, "guard": s.guard}
             for s in report.remediation.steps
         ],
+    }
+
+
+def _certificate(cert: CertificateFacts) -> dict[str, Any]:
+    return {
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "serial": cert.serial,
+        "not_before": _iso(cert.not_before),
+        "not_after": _iso(cert.not_after),
+        "fingerprint_sha256": cert.fingerprint_sha256,
+        "thumbprint": cert.thumbprint,
     }
 
 

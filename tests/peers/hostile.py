@@ -71,6 +71,29 @@ def trickle(conn: socket.socket) -> None:
         threading.Event().wait(1)
 
 
+def smtp_greets_and_stalls(conn: socket.socket) -> None:
+    """An SMTP server that says 220 and then never answers EHLO."""
+    conn.sendall(b"220 exch01.contoso.local Microsoft ESMTP MAIL Service ready\r\n")
+    conn.recv(4096)
+    threading.Event().wait(30)
+
+
+def smtp_refuses_starttls(conn: socket.socket) -> None:
+    """Offers STARTTLS in its EHLO reply, then refuses it (a missing certificate)."""
+    conn.sendall(b"220 exch01.contoso.local Microsoft ESMTP MAIL Service ready\r\n")
+    conn.recv(4096)
+    conn.sendall(b"250-exch01.contoso.local Hello\r\n250-SIZE 37748736\r\n250 STARTTLS\r\n")
+    conn.recv(4096)
+    conn.sendall(b"454 4.7.0 TLS not available due to temporary reason\r\n")
+    conn.recv(4096)
+
+
+def smtp_busy(conn: socket.socket) -> None:
+    """Greets with 554 (no service here)."""
+    conn.sendall(b"554 5.3.2 Service not available\r\n")
+    conn.recv(4096)
+
+
 class FullBacklog:
     """A listener that never accepts, its queue full: a new SYN gets no answer, so a
     connect() hangs as it does towards a firewall that drops packets."""

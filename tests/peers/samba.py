@@ -33,6 +33,64 @@ ATTRIBUTES = [
     ("msExchExternalHostName", "ms-Exch-External-Host-Name", "1.10", "2.5.5.12", 64, True),
     ("msExchCurrentServerRoles", "ms-Exch-Current-Server-Roles", "1.8", "2.5.5.9", 2, True),
     ("msExchServerSite", "ms-Exch-Server-Site", "1.7", "2.5.5.1", 127, True),
+    ("msExchSmtpReceiveBindings", "ms-Exch-Smtp-Receive-Bindings", "1.11", "2.5.5.12", 64, False),
+    (
+        "msExchSMTPReceiveConnectorFQDN",
+        "ms-Exch-SMTP-Receive-Connector-FQDN",
+        "1.12",
+        "2.5.5.12",
+        64,
+        True,
+    ),
+    ("msExchSmtpTLSCertificate", "ms-Exch-Smtp-TLS-Certificate", "1.13", "2.5.5.12", 64, True),
+    ("msExchSmtpReceiveEnabled", "ms-Exch-Smtp-Receive-Enabled", "1.14", "2.5.5.8", 1, True),
+    (
+        "msExchPOPIMAPInternalConnectionSettings",
+        "ms-Exch-POP-IMAP-Internal-Connection-Settings",
+        "1.15",
+        "2.5.5.12",
+        64,
+        False,
+    ),
+    (
+        "msExchPopImapX509CertificateName",
+        "ms-Exch-Pop-Imap-X509-Certificate-Name",
+        "1.16",
+        "2.5.5.12",
+        64,
+        True,
+    ),
+    ("msExchSecureBindings", "ms-Exch-Secure-Bindings", "1.17", "2.5.5.12", 64, False),
+]
+# The receive connector and IMAP/POP settings classes: (name, cn, suffix, may).
+SURFACE_CLASSES = [
+    (
+        "msExchSmtpReceiveConnector",
+        "ms-Exch-Smtp-Receive-Connector",
+        "2.14",
+        [
+            "msExchSmtpReceiveBindings",
+            "msExchSMTPReceiveConnectorFQDN",
+            "msExchSmtpTLSCertificate",
+            "msExchSmtpReceiveEnabled",
+        ],
+    ),
+    *(
+        (
+            name,
+            cn,
+            suffix,
+            [
+                "msExchPOPIMAPInternalConnectionSettings",
+                "msExchPopImapX509CertificateName",
+                "msExchSecureBindings",
+            ],
+        )
+        for name, cn, suffix in (
+            ("protocolCfgIMAPServer", "Protocol-Cfg-IMAP-Server", "2.15"),
+            ("protocolCfgPOPServer", "Protocol-Cfg-POP-Server", "2.16"),
+        )
+    ),
 ]
 VDIR_CLASSES = [
     "msExchWebServicesVirtualDirectory",
@@ -174,6 +232,8 @@ class SambaDC:
             "top",
             ["msExchInternalHostName", "msExchExternalHostName"],
         )
+        for name, cn, suffix, may in SURFACE_CLASSES:
+            self._class(conn, name, cn, suffix, "top", may)
         self._refresh_schema(conn)
         for index, name in enumerate(VDIR_CLASSES):
             self._class(
