@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -42,6 +43,16 @@ def test_demo_shows_the_mismatch_and_its_fix_then_stops() -> None:
         assert info["suggested_url"].startswith("https://mail.contoso.com:")
         assert value(m, "exchange_internal_url_cert_match", server="EXCH02", component="ews") == 1
         assert value(m, "exchange_internal_url_status", server="EXCH03", component="ews") == 2
+        # Beyond the virtual directories: SMTP left on the expired certificate
+        # (critical), the Auth certificate 20 days from expiry (warning at 60/14).
+        smtp = {"server": "EXCH02", "component": "smtp"}
+        assert value(m, "exchange_internal_url_probe_success", **smtp) == 1
+        assert value(m, "exchange_internal_url_cert_date_valid", **smtp) == 0
+        assert value(m, "exchange_internal_url_status", **smtp) == 2
+        auth = {"server": "EXCH02", "component": "auth_certificate"}
+        assert value(m, "exchange_internal_url_status", **auth) == 1
+        left = value(m, "exchange_internal_url_cert_not_after_timestamp_seconds", **auth)
+        assert 19 * 86400 < left - time.time() < 21 * 86400
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
             page = r.read().decode()
         assert (

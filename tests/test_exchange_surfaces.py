@@ -15,7 +15,8 @@ from exporter.certfacts import parse_certificate
 from exporter.evaluate.outcome import Check, Reason, Status
 from exporter.remediation import StepKind
 from exporter.render.json import snapshot_json
-from tests.conftest import lab_config, run
+from tests.conftest import lab_config, run, run_exporter
+from tests.peers.mail import Smtp
 from tests.pki import CA, DAY, NOW, Issued, self_signed
 
 ADDRESS = "127.0.1.44"
@@ -196,3 +197,64 @@ def test_unreachable_metadata_is_a_probe_failure(surfaces) -> None:
         "auth_certificate"
     ].verdict
     assert verdict.checks[Check.PROBE_OK].reason is Reason.CONNECTION_REFUSED
+
+
+def test_every_renderer_shows_the_new_surfaces(
+    make_dns, make_tls, write_config, root_file, issuing_ca, tmp_path
+) -> None:
+    """The CLI as an admin runs it: table, PowerShell, page data and the Nagios check
+    over an Auth certificate inside its critical threshold, an expired back end and
+    SMTP on the old certificate."""
+    auth = self_signed(AUTH_CN, not_after=NOW + 10 * DAY, san=False)
+    metadata = _auth_server(make_tls, issuing_ca, 200, _document(auth))
+    backend = make_tls(
+        ADDRESS, self_signed("EXCH01", FQDN, not_before=NOW - 900 * DAY, not_after=NOW - DAY)
+    )
+    cert, key = issuing_ca.issue(FQDN).write(tmp_path, "old-smtp")
+    smtp = Smtp(ADDRESS, cert, key)
+    try:
+        dns = make_dns({FQDN: [ADDRESS], "mail.contoso.com": [ADDRESS]})
+        entry = {
+            "name": "EXCH01",
+            "fqdn": FQDN,
+            "version": "2019",
+            "urls": {
+                "smtp": f"smtp://mail.contoso.com:{smtp.port}",
+                "backend": f"https://{FQDN}:{backend.port}/",
+                "auth_certificate": f"https://{FQDN}:{metadata.port}{METADATA}",
+            },
+        }
+        path = str(write_config(lab_config([entry], dns, [root_file])))
+        table = run_exporter("report", "--config.file", path, "--format", "table")
+        script = run_exporter("report", "--config.file", path, "--format", "powershell")
+        nagios = run_exporter("check", "--config.file", path, "--component", "auth_certificate")
+        smtp_check = run_exporter(
+            "check",
+            "--url",
+            f"smtp://mail.contoso.com:{smtp.port}",
+            "--server-address",
+            ADDRESS,
+            "--ca-file",
+            str(root_file),
+        )
+    finally:
+        smtp.stop()
+    assert table.returncode == 2, table.stderr
+    for component in ("smtp", "backend", "auth_certificate"):
+        assert component in table.stdout
+    assert "name_mismatch" not in table.stdout  # the table shows the messages
+    assert "is not among the certificate's subject alternative names" in table.stdout
+    assert "self-signed by design" not in table.stdout  # not a problem: it does not apply
+    assert "Enable-ExchangeCertificate -Server EXCH01 -Thumbprint <thumbprint> -Services SMTP" in (
+        script.stdout
+    )
+    rotation_guard = '(Get-AuthConfig).CurrentCertificateThumbprint -ne "'
+    assert f'if (-not ({rotation_guard}{facts(auth).thumbprint}"))' in script.stdout
+    assert "Set-AuthConfig -PublishCertificate" in script.stdout
+    assert "'Exchange Back End' site's https binding on port 444" in script.stdout
+    # The Auth certificate's 10 days are critical on its own 14-day threshold, whatever -c says.
+    assert nagios.returncode == 2, nagios.stdout
+    assert nagios.stdout.startswith("EXCHANGE-CERT CRITICAL"), nagios.stdout
+    assert "auth_certificate" in nagios.stdout
+    assert smtp_check.returncode == 2, smtp_check.stdout + smtp_check.stderr
+    assert "name_mismatch" in smtp_check.stdout

@@ -112,6 +112,12 @@ class Outcome:
     reason: Reason | None = None
     message: str | None = None
 
+    @property
+    def noteworthy(self) -> bool:
+        """A reason worth listing among an endpoint's problems: not one that only
+        says why a check does not apply (``self_signed_by_design``)."""
+        return self.reason is not None and self.reason not in _BY_DESIGN
+
     @staticmethod
     def passed() -> Outcome:
         return Outcome(True)
@@ -123,3 +129,8 @@ class Outcome:
     @staticmethod
     def not_judged(reason: Reason | None = None, message: str | None = None) -> Outcome:
         return Outcome(None, reason, message)
+
+
+# Reasons that say a check does not apply, not that something is wrong: kept in the
+# JSON's reasons, left out of the problems the page, table and metrics list.
+_BY_DESIGN = frozenset({Reason.SELF_SIGNED_BY_DESIGN})

@@ -6,6 +6,10 @@
 - EXCH02 (Exchange 2019): internal URLs on mail.contoso.com, certificate covers
   it, DNS points at it: healthy.
 - EXCH03 (Exchange 2013): healthy names, but its certificate expires in 5 days.
+- Beyond the virtual directories: EXCH02's SMTP still presents the certificate
+  that expired before the renewal (IIS got the new one), and the organisation's
+  Auth certificate, published in EXCH02's auth metadata document, expires in 20
+  days (a warning on its own 60/14-day thresholds).
 
 Everything binds 127.0.0.1 (ports chosen by the OS), so nothing is reachable from
 elsewhere and nothing needs root.
@@ -13,7 +17,9 @@ elsewhere and nothing needs root.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +27,8 @@ from typing import Any
 import yaml
 
 from exporter.lab.dns_server import LabDnsServer
-from exporter.lab.pki import CA, DAY
+from exporter.lab.pki import CA, DAY, self_signed
+from exporter.lab.smtp_server import SmtpServer
 from exporter.lab.tls_server import TlsServer
 
 LOOPBACK = "127.0.0.1"
@@ -32,7 +39,7 @@ class Lab:
     """The running lab; ``close()`` stops every server."""
 
     config_path: Path
-    servers: list[TlsServer] = field(default_factory=list)
+    servers: list[TlsServer | SmtpServer] = field(default_factory=list)
     dns: LabDnsServer | None = None
 
     def close(self) -> None:
@@ -44,6 +51,19 @@ class Lab:
 
 def _urls(host: str, port: int, components: dict[str, str]) -> dict[str, str]:
     return {name: f"https://{host}:{port}{path}" for name, path in components.items()}
+
+
+METADATA = "/autodiscover/metadata/json/1"
+
+
+def _auth_document(der: bytes) -> bytes:
+    """The auth metadata document's shape (exporter/evaluate/authcert.py)."""
+    key = {
+        "usage": "signing",
+        "keyinfo": {"x5t": ""},
+        "keyvalue": {"type": "x509Certificate", "value": base64.b64encode(der).decode()},
+    }
+    return json.dumps({"id": "_demo", "version": "1.0", "keys": [key]}).encode()
 
 
 def start_lab(directory: Path, interval: str = "30s") -> Lab:
@@ -58,6 +78,17 @@ def start_lab(directory: Path, interval: str = "30s") -> Lab:
     exch01 = TlsServer(LOOPBACK, mail.write(directory, "exch01"))
     exch02 = TlsServer(LOOPBACK, mail.write(directory, "exch02"))
     exch03 = TlsServer(LOOPBACK, expiring.write(directory, "exch03"))
+    before_renewal = issuing.issue(
+        "exch02.contoso.local", not_before=now - 400 * DAY, not_after=now - 3 * DAY
+    )
+    smtp02 = SmtpServer(LOOPBACK, before_renewal.write(directory, "exch02-smtp"), "EXCH02")
+    auth = self_signed(
+        "Microsoft Exchange Server Auth Certificate",
+        not_before=now - 1805 * DAY,
+        not_after=now + 20 * DAY,
+        san=False,
+    )
+    exch02.documents[METADATA] = (200, _auth_document(auth.der()))
     dns = LabDnsServer(
         {
             "exch01.contoso.local": [LOOPBACK],
@@ -66,7 +97,7 @@ def start_lab(directory: Path, interval: str = "30s") -> Lab:
             "autodiscover.contoso.com": [LOOPBACK],
         }
     )
-    lab = Lab(directory / "demo.yaml", [exch01, exch02, exch03], dns)
+    lab = Lab(directory / "demo.yaml", [exch01, exch02, exch03, smtp02], dns)
     kb_paths = {
         "autodiscover": "/Autodiscover/Autodiscover.xml",
         "ews": "/EWS/Exchange.asmx",
@@ -91,11 +122,15 @@ def start_lab(directory: Path, interval: str = "30s") -> Lab:
                 "version": "2019",
                 "site": "HQ",
                 "addresses": [LOOPBACK],
-                "urls": _urls(
-                    "autodiscover.contoso.com",
-                    exch02.port,
-                    {"autodiscover": kb_paths["autodiscover"], "ews": kb_paths["ews"]},
-                ),
+                "urls": {
+                    **_urls(
+                        "autodiscover.contoso.com",
+                        exch02.port,
+                        {"autodiscover": kb_paths["autodiscover"], "ews": kb_paths["ews"]},
+                    ),
+                    "smtp": f"smtp://exch02.contoso.local:{smtp02.port}",
+                    "auth_certificate": f"https://exch02.contoso.local:{exch02.port}{METADATA}",
+                },
             },
             {
                 "name": "EXCH03",

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exporter.evaluate.outcome import Check, Status, worst
+from exporter.model import Component
 from exporter.nagios.ranges import Range
 from exporter.snapshot import EndpointReport, Snapshot
 
@@ -71,6 +72,10 @@ def endpoint_state(report: EndpointReport, warning: Range, critical: Range) -> E
     leaf, chain = verdict.days_left, verdict.chain_days_left
     leaf_state = _expiry_state(leaf, warning, critical)
     chain_state = _expiry_state(chain, warning, critical)
+    if verdict.probe.endpoint.component is Component.AUTH_CERTIFICATE:
+        # Its own thresholds (thresholds.auth_expiry_*, HealthChecker's 60 and 14
+        # days), already judged: -w/-c are for the certificates clients see.
+        leaf_state = chain_state = verdict.expiry_status
     reasons = [
         o.reason.value for o in verdict.checks.values() if o.reason is not None and o.ok is not True
     ]

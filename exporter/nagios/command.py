@@ -129,6 +129,34 @@ def build_check_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_BY_SCHEME = {
+    "smtp": Component.SMTP,
+    "smtps": Component.SMTP,
+    "imap": Component.IMAP,
+    "imaps": Component.IMAP,
+    "pop3": Component.POP,
+    "pop3s": Component.POP,
+}
+
+
+def _component_of(url: str, asked: list[str]) -> Component:
+    """The component a --url is: by scheme for the mail protocols (``--component
+    smtp_submission`` for 587), the auth metadata by its path, else by the path's
+    virtual directory, else ``--component``, else EWS."""
+    scheme, _, rest = url.partition("://")
+    explicit = Component(asked[0]) if asked else None
+    by_scheme = _BY_SCHEME.get(scheme.lower())
+    if by_scheme is not None:
+        return explicit if explicit is Component.SMTP_SUBMISSION else by_scheme
+    path = "/" + rest.partition("/")[2].lower()
+    if path.startswith("/autodiscover/metadata/json"):
+        return Component.AUTH_CERTIFICATE
+    return next(
+        (c for prefix, c in COMPONENT_BY_PATH if path.startswith(prefix)),
+        explicit or Component.EWS,
+    )
+
+
 def _ad_hoc_config(args: argparse.Namespace) -> Config:
     # A config's outlook_anywhere may be a bare host name; a URL to check may not.
     if "://" not in args.url:
@@ -136,15 +164,11 @@ def _ad_hoc_config(args: argparse.Namespace) -> Config:
             f"--url {args.url!r} is not a URL: give https://host/path, "
             "e.g. https://mail.contoso.com/EWS/Exchange.asmx"
         )
+    component = _component_of(args.url, args.component)
     try:
-        target = parse_url(args.url)
+        target = parse_url(args.url, component)
     except ValueError as exc:
         raise CheckUsageError(f"--url {args.url!r}: {exc}") from None
-    path = target.path.lower()
-    component = next(
-        (c for prefix, c in COMPONENT_BY_PATH if path.startswith(prefix)),
-        Component(args.component[0]) if args.component else Component.EWS,
-    )
     server: dict[str, Any] = {
         "name": args.server[0] if args.server else target.host.split(".")[0].upper(),
         "fqdn": target.host,

@@ -5,8 +5,8 @@ Sources, per command:
 - ``Enable-ExchangeCertificate -Server -Thumbprint -Services SMTP|IMAP|POP|IIS``, and
   ``Set-ImapSettings``/``Set-PopSettings -Server -X509CertificateName`` with the
   restart of ``MSExchangeIMAP4,MSExchangeIMAP4BE`` (POP: ``MSExchangePOP3,...BE``):
-  Microsoft Learn, "Configure certificates for IMAP4 and POP3" and the cmdlets' pages
-  (xExchange's xExchImapSettings passes the same parameters).
+  the cmdlets' reference pages, xExchange's xExchImapSettings DSC resource (it passes
+  ``-Server`` and ``-X509CertificateName``), ../shared/EXCHANGE-SURFACES.md.
 - ``Set-ReceiveConnector "SERVER\\NAME" -TlsCertificateName "<I>issuer<S>subject"``:
   the cmdlet's page; the attribute is ``msExchSmtpTLSCertificate``
   (ReceiveConnectorSchema).

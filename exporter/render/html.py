@@ -100,7 +100,7 @@ def _details(report: EndpointReport) -> str:
     parts = []
     for check in Check:
         outcome = verdict.checks[check]
-        if outcome.reason is not None and outcome.message:
+        if outcome.reason is not None and outcome.noteworthy and outcome.message:
             parts.append(
                 f'<div class="reason"><b>{escape(check.value)}</b> '
                 f"({escape(outcome.reason.value)}): {escape(outcome.message)}</div>"

@@ -96,7 +96,7 @@ def _details(report: EndpointReport) -> list[str]:
     verdict = report.verdict
     for check in Check:
         outcome = verdict.checks[check]
-        if outcome.reason is not None and outcome.message:
+        if outcome.noteworthy and outcome.message:
             out.append(f"    {check.value}: {outcome.message}")
     if verdict.expiry_message:
         out.append(f"    expiry: {verdict.expiry_message}")

@@ -240,7 +240,7 @@ def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
             if ok is not None:
                 family.add_metric(labels, 1 if ok else 0)
         for check, outcome in verdict.checks.items():
-            if outcome.reason is not None:
+            if outcome.reason is not None and outcome.noteworthy:
                 problem.add_metric([*labels, check.value, outcome.reason.value], 1)
         if verdict.expiry_reason is not None:
             problem.add_metric([*labels, "expiry", verdict.expiry_reason.value], 1)
