@@ -288,3 +288,80 @@ def test_a_renewal_left_behind_pages_and_its_fix_shows(
     finally:
         prometheus.stop()
         am.stop()
+
+
+def test_auth_and_back_end_certificates_page_with_their_fixes(
+    tmp_path, make_tls, make_dns, write_config, root_file, issuing_ca: CA, start_exporter, receiver
+) -> None:
+    """Issue #15: the Auth certificate inside its 14 days and an expired back end page
+    through Prometheus and Alertmanager, each with its rotation or renewal."""
+    import base64
+    import json
+
+    from tests.pki import DAY, NOW, self_signed
+
+    auth = self_signed(
+        "Microsoft Exchange Server Auth Certificate", not_after=NOW + 10 * DAY, san=False
+    )
+    value = base64.b64encode(auth.der()).decode()
+    metadata = make_tls("127.0.6.41", issuing_ca.issue("exch01.contoso.local"))
+    metadata.documents["/autodiscover/metadata/json/1"] = (
+        200,
+        json.dumps({"keys": [{"keyvalue": {"type": "x509Certificate", "value": value}}]}).encode(),
+    )
+    backend = make_tls(
+        "127.0.6.41",
+        self_signed(
+            "EXCH01", "exch01.contoso.local", not_before=NOW - 900 * DAY, not_after=NOW - DAY
+        ),
+    )
+    dns = make_dns({"exch01.contoso.local": ["127.0.6.41"]})
+    server = {
+        "name": "EXCH01",
+        "fqdn": "exch01.contoso.local",
+        "version": "2019",
+        "urls": {
+            "backend": f"https://exch01.contoso.local:{backend.port}/",
+            "auth_certificate": (
+                f"https://exch01.contoso.local:{metadata.port}/autodiscover/metadata/json/1"
+            ),
+        },
+    }
+    config = lab_config([server], dns, [root_file])
+    config["probe"] = {"interval": "2s", "timeout": "1s", "concurrency": 4}
+    exporter = start_exporter(write_config(config))
+    am, prometheus = alerting_stack(tmp_path, exporter.port, receiver.port)
+    try:
+        found = {}
+        for name in ("ExchangeAuthCertificateExpiring", "ExchangeBackEndCertificateExpiring"):
+            _, body = receiver.wait_for(
+                lambda p, b, name=name: (
+                    p == "/webhook" and b["status"] == "firing" and _alert(b, name, "EXCH01")
+                ),
+                timeout=60,
+            )
+            found[name] = _alert(body, name, "EXCH01")
+        rotation = found["ExchangeAuthCertificateExpiring"]
+        assert rotation["labels"]["severity"] == "critical"
+        assert rotation["labels"]["component"] == "auth_certificate"
+        assert "Set-AuthConfig -PublishCertificate" in rotation["annotations"]["remediation"]
+        assert (
+            "Restart-WebAppPool -Name MSExchangeOWAAppPool"
+            in rotation["annotations"]["remediation"]
+        )
+        renewal = found["ExchangeBackEndCertificateExpiring"]
+        assert renewal["labels"]["severity"] == "critical"
+        assert renewal["annotations"]["summary"] == "The back end certificate on EXCH01 has expired"
+        assert (
+            "'Exchange Back End' site's https binding on port 444"
+            in (renewal["annotations"]["remediation"])
+        )
+        # Not the generic date alert: "Outlook warns" is not this certificate's story.
+        assert not any(
+            _alert(b, "ExchangeInternalUrlCertDateInvalid", "EXCH01")
+            for p, b in receiver.received
+            if p == "/webhook"
+        )
+    finally:
+        prometheus.stop()
+        am.stop()
