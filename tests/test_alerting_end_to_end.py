@@ -85,6 +85,32 @@ def alerting_stack(tmp_path: Path, exporter_port: int, receiver_port: int):
     return am, prometheus
 
 
+def _healthy_surfaces(tmp_path: Path, make_tls, issuing_ca: CA):
+    """SMTP with a certificate for mail.contoso.com, a back end and an Auth
+    certificate years from expiry, all on EXCH01's 127.0.6.1."""
+    import base64
+    import json
+
+    from tests.peers.mail import Smtp
+    from tests.pki import DAY, NOW, self_signed
+
+    cert, key = issuing_ca.issue("mail.contoso.com").write(tmp_path, "smtp")
+    smtp = Smtp("127.0.6.1", cert, key)
+    backend = make_tls(
+        "127.0.6.1", self_signed("EXCH01", "exch01.contoso.local", not_after=NOW + 900 * DAY)
+    )
+    auth = self_signed(
+        "Microsoft Exchange Server Auth Certificate", not_after=NOW + 900 * DAY, san=False
+    )
+    metadata = make_tls("127.0.6.1", issuing_ca.issue("exch01.contoso.local"))
+    key_value = {"type": "x509Certificate", "value": base64.b64encode(auth.der()).decode()}
+    metadata.documents["/autodiscover/metadata/json/1"] = (
+        200,
+        json.dumps({"keys": [{"keyvalue": key_value}]}).encode(),
+    )
+    return smtp, backend, metadata
+
+
 @pytest.fixture
 def receiver():
     r = Receiver()
@@ -112,13 +138,22 @@ def test_page_carries_the_fix_and_resolves(
     mail = issuing_ca.issue("mail.contoso.com", crl=crl)
     tls = make_tls("127.0.6.1", mail)
     dns = make_dns({"exch01.contoso.local": ["127.0.6.1"], "mail.contoso.com": ["127.0.6.1"]})
+    # Healthy surfaces beyond the web URLs, so their dashboard rows have data too.
+    smtp, backend, metadata = _healthy_surfaces(tmp_path, make_tls, issuing_ca)
+    request.addfinalizer(smtp.stop)
     config = lab_config(
         [
             {
                 "name": "EXCH01",
                 "fqdn": "exch01.contoso.local",
                 "version": "2019",
-                "urls": {"ews": f"https://exch01.contoso.local:{tls.port}/EWS/Exchange.asmx"},
+                "urls": {
+                    "ews": f"https://exch01.contoso.local:{tls.port}/EWS/Exchange.asmx",
+                    "smtp": f"smtp://mail.contoso.com:{smtp.port}",
+                    "backend": f"https://exch01.contoso.local:{backend.port}/",
+                    "auth_certificate": f"https://exch01.contoso.local:{metadata.port}"
+                    "/autodiscover/metadata/json/1",
+                },
             }
         ],
         dns,

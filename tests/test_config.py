@@ -167,7 +167,9 @@ def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "10", "s", "10 s", "5m1h", "1h1h", "-5s", "1.s", "10sec"])
+@pytest.mark.parametrize(
+    "text", ["", "10", "0", "s", "10 s", "5m1h", "1h1h", "-5s", "1.s", "10sec"]
+)
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match=r"duration|largest"):
         parse_duration(text)

@@ -14,7 +14,9 @@ import pytest
 from exporter.certfacts import parse_certificate
 from exporter.evaluate.outcome import Check, Reason, Status
 from exporter.remediation import StepKind
+from exporter.render.html import render_page
 from exporter.render.json import snapshot_json
+from exporter.render.namespaces import namespaces
 from tests.conftest import lab_config, run, run_exporter
 from tests.peers.mail import Smtp
 from tests.pki import CA, DAY, NOW, Issued, self_signed
@@ -66,8 +68,10 @@ def _auth_server(make_tls: Any, issuing_ca: CA, status: int, body: bytes) -> Any
 
 def test_back_end_is_judged_on_presence_and_date_only(surfaces, make_tls) -> None:
     server = make_tls(ADDRESS, self_signed("EXCH01", FQDN, not_after=NOW + 900 * DAY))
-    report = surfaces({"backend": f"https://{FQDN}:{server.port}/"})["backend"]
+    reports = surfaces({"backend": f"https://{FQDN}:{server.port}/"})
+    report = reports["backend"]
     verdict = report.verdict
+    assert reports["_snapshot"].names_plan.names == ()
     assert verdict.checks[Check.PROBE_OK].ok is True
     assert verdict.checks[Check.DATE_VALID].ok is True
     for check in (Check.NAME_MATCH, Check.ISSUER_TRUSTED):
@@ -148,6 +152,7 @@ def test_a_rotation_under_way_judges_the_next_certificate(surfaces, make_tls, is
     assert verdict.leaf.thumbprint == facts(new).thumbprint
     assert verdict.status is Status.OK
     data = snapshot_json(reports["_snapshot"])
+    assert data["names_plan"]["names"] == []  # never a name for the next certificate request
     (endpoint,) = data["endpoints"]
     assert [c["thumbprint"] for c in endpoint["auth_certificates"]] == [
         facts(old).thumbprint,
@@ -258,3 +263,24 @@ def test_every_renderer_shows_the_new_surfaces(
     assert "auth_certificate" in nagios.stdout
     assert smtp_check.returncode == 2, smtp_check.stdout + smtp_check.stderr
     assert "name_mismatch" in smtp_check.stdout
+
+
+def test_the_page_keeps_the_auth_certificate_apart_from_the_web_certificate(
+    surfaces, make_tls, issuing_ca
+) -> None:
+    """The metadata URL shares its host and port with EWS, but the Auth certificate is
+    not the namespace's TLS certificate: the page gives it a group of its own."""
+    auth = self_signed(AUTH_CN, not_after=NOW + 900 * DAY, san=False)
+    server = _auth_server(make_tls, issuing_ca, 200, _document(auth))
+    reports = surfaces(
+        {
+            "ews": f"https://{FQDN}:{server.port}/EWS/Exchange.asmx",
+            "auth_certificate": f"https://{FQDN}:{server.port}{METADATA}",
+        }
+    )
+    groups = {ns.name: ns for ns in namespaces(reports["_snapshot"])}
+    assert set(groups) == {f"{FQDN}:{server.port}", f"https://{FQDN}:{server.port}{METADATA}"}
+    web = groups[f"{FQDN}:{server.port}"].header(0)
+    assert facts(auth).thumbprint not in web
+    page = render_page(reports["_snapshot"], NOW)
+    assert page.count(facts(auth).thumbprint) >= 1

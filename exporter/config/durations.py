@@ -1,7 +1,10 @@
 """Duration strings in config and on the command line (``800ms``, ``10s``, ``1h30m``, ``30d``).
 
-The grammar is Prometheus's (model.ParseDuration): one or more number-unit pairs,
-largest unit first, so values read the same in this config as in Prometheus's.
+Prometheus's units and their order (model.ParseDuration: ``y w d h m s ms``, each at
+most once, largest first), so a value written for Prometheus reads the same here.
+Two differences, both on purpose: a number may have a fraction (``1.5s``, as Go's
+time.ParseDuration allows and Prometheus does not), and a bare ``0`` is refused
+(write ``0s``) like every number without its unit.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from exporter.evaluate.names import covers
 from exporter.evaluate.verdict import EndpointVerdict
-from exporter.model import parse_url
+from exporter.model import Component, parse_url
 from exporter.remediation.kb940726 import ps_quote
 
 # Suffixes no public CA issues for: RFC 6762 (.local), RFC 2606 and RFC 6761, the
@@ -97,9 +97,13 @@ def public_reason(name: str) -> str | None:
 
 
 def _hosts(verdict: EndpointVerdict) -> list[tuple[str, str]]:
-    """(host, url) for the URLs this endpoint gives clients: internal and external."""
+    """(host, url) for the URLs this endpoint gives clients: internal and external.
+    None for the back end and the Auth certificate: self-signed by design, never on
+    the certificate clients see."""
     endpoint = verdict.probe.endpoint
-    out = []
+    out: list[tuple[str, str]] = []
+    if endpoint.component in (Component.BACKEND, Component.AUTH_CERTIFICATE):
+        return out
     if endpoint.target is not None:
         out.append((_normal(endpoint.target.host), endpoint.url))
     if endpoint.external_url:

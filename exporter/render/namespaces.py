@@ -11,6 +11,7 @@ from html import escape
 
 from exporter.certfacts import CertificateFacts
 from exporter.evaluate.consistency import namespace_key
+from exporter.model import Component
 from exporter.remediation import Step, StepKind
 from exporter.snapshot import EndpointReport, Snapshot
 
@@ -68,8 +69,12 @@ class Namespace:
 def namespaces(snapshot: Snapshot) -> list[Namespace]:
     groups: dict[str, list[EndpointReport]] = {}
     for report in snapshot.endpoints:
+        endpoint = report.verdict.probe.endpoint
         key = namespace_key(report.verdict)
-        name = f"{key[0]}:{key[1]}" if key else report.verdict.probe.endpoint.url
+        # The back end and the Auth certificate are each server's own, never a
+        # namespace's: a group of their own (the Auth certificate is not the TLS one).
+        own = endpoint.component in (Component.BACKEND, Component.AUTH_CERTIFICATE)
+        name = f"{key[0]}:{key[1]}" if key and not own else endpoint.url
         groups.setdefault(name, []).append(report)
     built = [
         Namespace(name, tuple(sorted(reports, key=lambda r: -r.status.rank)))
