@@ -305,3 +305,35 @@ def test_a_and_aaaa_queries_never_share_an_id(make_dns, monkeypatch) -> None:
     monkeypatch.setattr(secrets, "randbits", lambda bits: 65535)  # force wrap-around too
     resolver = DnsResolver((("127.0.0.1", dns.port),), 2.0)
     assert set(resolver.lookup("both.contoso.com").addresses) == {"127.0.1.1", "::1"}
+
+
+PATHS = {
+    "autodiscover": "/Autodiscover/Autodiscover.xml",
+    "ews": "/EWS/Exchange.asmx",
+    "oab": "/OAB",
+    "owa": "/owa",
+    "ecp": "/ecp",
+    "eas": "/Microsoft-Server-ActiveSync",
+    "mapi": "/mapi",
+    "outlook_anywhere": "/rpc/rpcproxy.dll",
+}
+
+
+def test_a_servers_urls_on_one_name_cost_one_handshake(
+    make_tls, make_dns, write_config, root_file, issuing_ca: CA
+) -> None:
+    """Issue #18: eight URLs on one (address, port, SNI) share one handshake and every
+    endpoint gets its facts; a URL on another name (another SNI) gets its own."""
+    tls = make_tls("127.0.7.1", issuing_ca.issue("mail.contoso.com", "exch01.contoso.local"))
+    dns = make_dns({"mail.contoso.com": ["127.0.7.1"], "exch01.contoso.local": ["127.0.7.1"]})
+    urls = {c: f"https://mail.contoso.com:{tls.port}{p}" for c, p in PATHS.items()}
+    urls["ews"] = f"https://exch01.contoso.local:{tls.port}/EWS/Exchange.asmx"
+    entry = {"name": "EXCH01", "fqdn": "exch01.contoso.local", "urls": urls}
+    snapshot = run(write_config(lab_config([entry], dns, [root_file])))
+    assert len(snapshot.endpoints) == 8
+    assert sorted(tls.sni_seen) == ["exch01.contoso.local", "mail.contoso.com"]
+    for report in snapshot.endpoints:
+        verdict = report.verdict
+        assert verdict.status is Status.OK, verdict.checks
+        assert verdict.probe.tls.reason is TlsReason.OK
+        assert verdict.leaf is not None

@@ -3,7 +3,8 @@
 Every name of the cycle is asked at once (one DNS batch, in its own thread, each
 answer published as it comes); endpoints are planned in order as their answers
 arrive, and their handshakes start in :mod:`exporter.probe.handshakes` while later
-names are still being asked.
+names are still being asked. Endpoints that share (address, port, SNI, STARTTLS
+protocol) share one handshake: a server's nine URLs on one name cost one.
 
 This is the one place where an unexpected exception becomes data
 (``ProbeResult.internal_error``), as sslyze's ScanCommandAttempt does: whatever
@@ -22,7 +23,7 @@ from dataclasses import replace
 from exporter.model import Component, Endpoint
 from exporter.probe.dns import DnsResolver
 from exporter.probe.document import fetch_document
-from exporter.probe.handshakes import Handshake, HandshakeRun
+from exporter.probe.handshakes import Handshake, HandshakeEnd, HandshakeRun
 from exporter.probe.results import DocumentResult, ProbeResult, ProbeSettings, SkipReason
 from exporter.probe.tls import TlsClient
 
@@ -131,7 +132,11 @@ def probe_all(
     asking.start()
     run = HandshakeRun(settings.timeout, client, settings.concurrency)
     planned: list[tuple[ProbeResult, float]] = []  # and how long planning took
-    waiting: list[int] = []  # the index in planned of each job, in the order added
+    # One handshake per distinct (address, port, SNI, STARTTLS protocol): the chain a
+    # server presents depends on nothing else (docs/ARCHITECTURE.md). Each planned
+    # endpoint maps to its handshake's number, in the order handshakes were added.
+    number_of: dict[Handshake, int] = {}
+    job_of: dict[int, int] = {}
     jobs: list[Handshake] = []
     documents: dict[int, Future[DocumentResult]] = {}
     fetcher = ThreadPoolExecutor(DOCUMENT_THREADS, thread_name_prefix="probe-documents")
@@ -153,8 +158,10 @@ def probe_all(
                     settings.timeout,
                 )
             elif job is not None:
-                waiting.append(len(planned))
-                jobs.append(job)
+                if job not in number_of:
+                    number_of[job] = len(number_of)
+                    jobs.append(job)
+                job_of[len(planned)] = number_of[job]
             planned.append((result, time.monotonic() - start))
             if len(jobs) == FEED_CHUNK:
                 run.add(jobs)
@@ -165,11 +172,22 @@ def probe_all(
         fetcher.shutdown(wait=False, cancel_futures=True)
         raise
     asking.join()  # every answer is in: the thread is closing its sockets
-    outcomes = dict(zip(waiting, run.finish(), strict=True))
+    ends = run.finish()
     fetcher.shutdown(wait=True)
+    return _assemble(planned, job_of, ends, documents)
+
+
+def _assemble(
+    planned: list[tuple[ProbeResult, float]],
+    job_of: dict[int, int],
+    ends: list[HandshakeEnd],
+    documents: dict[int, Future[DocumentResult]],
+) -> list[ProbeResult]:
+    """Each planned endpoint with its handshake's or document's outcome, in order."""
     results = []
     for index, (result, took) in enumerate(planned):
-        outcome = outcomes.get(index)
+        number = job_of.get(index)
+        outcome = ends[number] if number is not None else None
         if index in documents:
             results.append(_with_document(result, documents[index], took))
         elif outcome is None:
