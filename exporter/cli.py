@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from exporter import __version__
-from exporter.config import ConfigError, load_config
+from exporter.config import Config, ConfigError, load_config
 from exporter.evaluate.outcome import Status
 from exporter.logs import setup_logging
 from exporter.nagios.command import run_check
@@ -188,8 +188,15 @@ def _serving(listen: str, run: Callable[[], int]) -> int:
         return 1
 
 
+def _warn_notices(config: Config) -> None:
+    """Deprecated keys: one line each on stderr; the run goes on."""
+    for notice in config.notices:
+        print(f"{PROG}: warning: {notice}", file=sys.stderr)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     config = load_config(args.config_file)
+    _warn_notices(config)
     snapshot = run_cycle(config)
     if args.format == "json":
         sys.stdout.write(json.dumps(snapshot_json(snapshot), indent=2) + "\n")

@@ -22,7 +22,6 @@ from exporter.model import Endpoint
 from exporter.pki.fetch import FetchCache, Fetcher
 from exporter.pki.judge import judge_chains
 from exporter.probe.dns import DnsResolver
-from exporter.probe.processes import probe_in_processes
 from exporter.probe.results import ProbeSettings
 from exporter.probe.runner import probe_all
 from exporter.probe.tls import TlsClient
@@ -59,17 +58,7 @@ def run_cycle(
     resolver = world.resolver_factory(config)
     settings = ProbeSettings(config.probe.timeout, config.probe.concurrency)
     endpoints = [e for e in inventory.endpoints if select is None or select(e)]
-    if config.probe.processes > 1:
-        probes = probe_in_processes(
-            endpoints,
-            config.probe.processes,
-            config.dns.nameservers,
-            config.dns.timeout,
-            settings,
-            (resolver, world.tls),
-        )
-    else:
-        probes = probe_all(endpoints, resolver, settings, world.tls)
+    probes = probe_all(endpoints, resolver, settings, world.tls)
     now = world.now()
     chains = judge_chains(
         (parse_chain(p.tls.chain) for p in probes if p.tls is not None),

@@ -111,8 +111,9 @@ RENDERERS = sorted(
 )
 # The probe's typed results are the one part of the probe package the others read.
 ENGINE = ("exporter.probe.dns", "exporter.probe.dnsbatch", "exporter.probe.dnswire",
-          "exporter.probe.handshakes", "exporter.probe.poller", "exporter.probe.processes",
-          "exporter.probe.runner", "exporter.probe.tls")  # fmt: skip
+          "exporter.probe.handshakes", "exporter.probe.poller", "exporter.probe.runner",
+          "exporter.probe.starttls", "exporter.probe.document", "exporter.probe.jobqueue",
+          "exporter.probe.tls")  # fmt: skip
 IO = ("socket", "select", "http", "urllib.request", "ldap3", "dns", "subprocess")
 
 

@@ -9,6 +9,7 @@ import pytest
 from exporter.config import ConfigError, load_config, load_config_text
 from exporter.config.durations import format_duration, parse_duration
 from exporter.model import Component, ExchangeVersion
+from tests.conftest import run_exporter
 
 DATA = Path(__file__).parent / "data" / "config"
 ROOT = Path(__file__).parent.parent
@@ -178,3 +179,25 @@ def test_bad_durations(text: str) -> None:
 @pytest.mark.parametrize("seconds", [0.8, 10, 300, 5400, 2592000, 90061.5])
 def test_format_duration_round_trips(seconds: float) -> None:
     assert parse_duration(format_duration(seconds)) == pytest.approx(seconds)
+
+
+def test_probe_processes_is_deprecated_accepted_and_ignored(tmp_path: Path) -> None:
+    text = "servers:\n  - name: EXCH01\n    fqdn: exch01.contoso.local\n    urls:\n"
+    text += "      ews: https://127.0.0.1:9/EWS/Exchange.asmx\n    addresses: [127.0.0.1]\n"
+    text += "trust:\n  system: true\nprobe:\n  processes: 2\n"
+    path = tmp_path / "old.yaml"
+    path.write_text(text)
+    config = load_config(str(path))
+    assert config.notices == (
+        f"{path}:10: probe.processes: is deprecated and ignored: worker processes measured "
+        "no faster than one process (benchmarks/RESULTS.md); remove the key",
+    )
+    assert not hasattr(config.probe, "processes")
+    # A bad value is still an error, not a notice.
+    path.write_text(text.replace("processes: 2", "processes: many"))
+    with pytest.raises(ConfigError, match=r"probe\.processes"):
+        load_config(str(path))
+    path.write_text(text)
+    result = run_exporter("report", "--config.file", str(path), "--format", "json")
+    assert result.returncode == 2  # the probe is refused: critical, but it ran
+    assert result.stderr == (f"exchange-cert-exporter: warning: {config.notices[0]}\n")

@@ -4,7 +4,6 @@ a failing nameserver hands its names to the next, and nothing is lost."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 from exporter.config import load_config
@@ -169,10 +168,10 @@ def test_an_unexpected_error_is_each_probes_internal_error(
     assert report.verdict.probe.internal_error == "RuntimeError: boom"
 
 
-def test_worker_processes_ask_no_name_again(
+def test_a_name_is_asked_once_per_cycle(
     make_tls, make_dns, write_config, root_file, issuing_ca
 ) -> None:
-    """probe.processes: 2 asks DNS once in the serving process, not once per worker."""
+    """Four servers on one name: one A and one AAAA query for the whole refresh."""
     tls = make_tls("127.0.4.201", issuing_ca.issue("mail.contoso.com"))
     dns = make_dns({"mail.contoso.com": ["127.0.4.201"]}, extra=["--log-queries"])
     servers = [
@@ -184,7 +183,6 @@ def test_worker_processes_ask_no_name_again(
         for i in range(4)
     ]
     config = load_config(str(write_config(lab_config(servers, dns, [root_file]))))
-    config = dataclasses.replace(config, probe=dataclasses.replace(config.probe, processes=2))
     snapshot = run_cycle(config)
     assert [r.status for r in snapshot.endpoints] == [Status.OK] * 4
     asked = _asked(dns)

@@ -489,3 +489,16 @@ def test_logfmt_quotes_values(kb_lab, start_exporter) -> None:
     line = next(x for x in exporter.logs().splitlines() if "refresh complete" in x)
     assert line.startswith("ts=")
     assert ' level=info msg="refresh complete" endpoints=4 ' in line
+
+
+def test_a_deprecated_key_is_logged_once_at_start(kb_lab, start_exporter) -> None:
+    path, _, _ = kb_lab
+    data = yaml.safe_load(Path(path).read_text())
+    data["probe"]["processes"] = 2
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+    exporter = start_exporter(path, "--log.format", "json")
+    exporter.terminate()
+    events = [json.loads(line) for line in exporter.logs().splitlines()]
+    (notice,) = [e for e in events if e["msg"] == "deprecated config key"]
+    assert notice["level"] == "warn"
+    assert "probe.processes: is deprecated and ignored" in notice["notice"]

@@ -48,6 +48,8 @@ def load_config_text(text: str, filename: str) -> Config:
     problems: list[Problem] = []  # keys that appear twice, then every other problem
     data = load_yaml(text, filename, problems)
     config = parse_config(Reader(problems, "", data, data.line))
-    if problems:
-        raise ConfigError(filename, problems)
-    return dataclasses.replace(config, filename=filename)
+    errors = [p for p in problems if not p.notice]
+    if errors:
+        raise ConfigError(filename, errors)
+    notices = tuple(p.render(filename) for p in problems if p.notice)
+    return dataclasses.replace(config, filename=filename, notices=notices)

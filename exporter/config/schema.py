@@ -49,12 +49,11 @@ class DnsConfig:
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    """``concurrency`` is per process; ``processes`` > 1 probes in worker processes."""
+    """``concurrency``: handshakes in flight at once."""
 
     interval: float = 300.0
     timeout: float = 10.0
     concurrency: int = 16
-    processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -89,6 +88,9 @@ class Config:
     aia: FetchConfig = field(default_factory=FetchConfig)
     revocation: FetchConfig = field(default_factory=FetchConfig)
     filename: str = "<defaults>"
+    # Deprecated keys found, one line each (file:line: key: message): logged by
+    # serve, printed to stderr by report and check.
+    notices: tuple[str, ...] = ()
 
 
 def parse_config(root: Reader) -> Config:
@@ -244,13 +246,19 @@ def _probe(section: Reader) -> ProbeConfig:
     interval = section.duration("interval", 300.0)
     timeout = section.duration("timeout", 10.0)
     concurrency = section.integer("concurrency", 16, minimum=1)
-    processes = section.integer("processes", 1, minimum=1)
+    if section.has("processes"):
+        section.integer("processes", 1, minimum=1)  # still checked: a typo stays an error
+        section.notice(
+            "processes",
+            "is deprecated and ignored: worker processes measured no faster than one "
+            "process (benchmarks/RESULTS.md); remove the key",
+        )
     section.finish(("interval", "timeout", "concurrency", "processes"))
     if timeout <= 0:
         section.problem("timeout", "must be more than 0s")
     elif timeout >= interval:
         section.problem("timeout", "must be shorter than probe.interval")
-    return ProbeConfig(interval, timeout, concurrency, processes)
+    return ProbeConfig(interval, timeout, concurrency)
 
 
 def _thresholds(section: Reader) -> Thresholds:

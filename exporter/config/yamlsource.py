@@ -25,6 +25,7 @@ class Problem:
     path: str
     message: str
     line: int | None = None
+    notice: bool = False  # a deprecation: reported, never fatal
 
     def render(self, filename: str) -> str:
         where = f"{filename}:{self.line}" if self.line else filename
@@ -155,6 +156,12 @@ class Reader:
     def problem(self, key: str, message: str) -> None:
         path = self.key_path(key) if key else self.path
         self.problems.append(Problem(path, message, self.line_of(key) if key else self.line))
+
+    def notice(self, key: str, message: str) -> None:
+        """A key that still works but should go (a deprecation): reported, not fatal."""
+        path = self.key_path(key) if key else self.path
+        line = self.line_of(key) if key else self.line
+        self.problems.append(Problem(path, message, line, notice=True))
 
     def has(self, key: str) -> bool:
         return key in self.data and self.data[key] is not None

@@ -232,6 +232,8 @@ def run_check(argv: Sequence[str]) -> int:
     signal.setitimer(signal.ITIMER_REAL, args.timeout)
     try:
         config = load_config(args.config_file) if args.config_file else _ad_hoc_config(args)
+        for notice in config.notices:  # the plugin's output stays one status line
+            print(f"warning: {notice}", file=sys.stderr)
         servers = {s.lower() for s in args.server} if args.config_file else set()
         components = set(args.component) if args.config_file else set()
 

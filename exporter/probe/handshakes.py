@@ -15,7 +15,8 @@ import os
 import threading
 from collections.abc import Sequence
 
-from exporter.probe.poller import Driver, Handshake, HandshakeEnd, JobQueue
+from exporter.probe.jobqueue import JobQueue
+from exporter.probe.poller import Driver, Handshake, HandshakeEnd
 from exporter.probe.results import TlsResult
 from exporter.probe.tls import TlsClient
 

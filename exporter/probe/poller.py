@@ -9,18 +9,17 @@ start covering all of them. The thread holds the GIL only to move a connection
 on; OpenSSL's work inside ``do_handshake`` runs outside it. Deadlines are the
 poller's timeout; nothing blocks, so a peer that trickles a byte a second ends on
 time like a silent one. :mod:`exporter.probe.handshakes` starts the threads and
-feeds them jobs. The module is long because those three phases share one
-connection record, one deadline and one poller.
+feeds them jobs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import heapq
 import os
 import select
 import socket
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 from OpenSSL import SSL
 
+from exporter.probe.jobqueue import JobQueue
 from exporter.probe.results import TlsReason, TlsResult
 from exporter.probe.starttls import Dialogue
 from exporter.probe.tls import TlsClient, os_reason, peer_chain, tls_failure
@@ -62,58 +62,6 @@ class _Connection:
 HandshakeEnd = TlsResult | Exception
 
 
-class JobQueue:
-    """Hands out job indices to the drivers, in order, as they are added."""
-
-    def __init__(self) -> None:
-        self._ready = threading.Condition()
-        self._next = self._count = 0
-        self._closed = False
-
-    @property
-    def closing(self) -> bool:
-        return self._closed
-
-    def put(self, count: int) -> None:
-        with self._ready:
-            self._count += count
-            self._ready.notify_all()
-
-    def close(self) -> None:
-        """Nothing more will be added."""
-        with self._ready:
-            self._closed = True
-            self._ready.notify_all()
-
-    def stop(self) -> None:
-        """Hand out nothing more."""
-        with self._ready:
-            self._count, self._closed = self._next, True
-            self._ready.notify_all()
-
-    def take(self) -> int | None:
-        """The next index, or None when there is none yet (or ever: see ``done``)."""
-        with self._ready:
-            if self._next < self._count:
-                self._next += 1
-                return self._next - 1
-            return None
-
-    def done(self) -> bool:
-        with self._ready:
-            return self._closed and self._next >= self._count
-
-    def wait(self) -> None:
-        """Until a job is added or the queue is closed."""
-        with self._ready:
-            while self._next >= self._count and not self._closed:
-                self._ready.wait()
-
-
-# While jobs may still be added and a slot is free, look for them this often.
-FEED_CHECK = 0.002
-
-
 class Driver:
     """One thread's poller and its connections."""
 
@@ -131,6 +79,12 @@ class Driver:
         self.poller = _Poller()
         self.deadlines: list[tuple[float, int, _Connection]] = []  # deadline, index
         self.live: dict[int, _Connection] = {}  # by file descriptor
+        # Woken by the queue when jobs are added while connections are in flight.
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+        self.poller.register(self._wake_read, _READ)
+        queue.subscribe(self._wake_write)
 
     def run(self) -> None:
         try:
@@ -141,7 +95,10 @@ class Driver:
         finally:  # also on an interrupt (the check's global timeout)
             for conn in self.live.values():
                 conn.sock.close()
+            self.queue.unsubscribe(self._wake_write)
             self.poller.close()
+            os.close(self._wake_read)
+            os.close(self._wake_write)
 
     def _loop(self) -> None:
         queue, live = self.queue, self.live
@@ -159,11 +116,18 @@ class Driver:
                     self._expire(conn)
             if not live:
                 continue
-            wait = self.deadlines[0][0] - now
-            if len(live) < self.slots and not queue.closing:
-                wait = min(wait, FEED_CHECK)
-            for fd, _events in self.poller.poll(wait):
-                self._advance(live[fd])
+            # Until the next deadline, a ready socket, or the queue's wake-up (jobs
+            # added while a slot is free).
+            for fd, _events in self.poller.poll(self.deadlines[0][0] - now):
+                if fd == self._wake_read:
+                    self._drain_wake()
+                else:
+                    self._advance(live[fd])
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wake_read, 512):
+                pass
 
     def _fill(self) -> None:
         """Start jobs while a slot is free and a job is waiting."""

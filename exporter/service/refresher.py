@@ -101,6 +101,8 @@ class Refresher:
             self._reload_ok = True
             self._reload_success_time = time.time()
         self._logger.info("config reloaded", extra={"fields": {"file": self.config_path}})
+        for notice in config.notices:
+            self._logger.warning("deprecated config key", extra={"fields": {"notice": notice}})
         self._wake.set()  # probe the new inventory now, not at the next interval
         return True, "config reloaded"
 

@@ -40,6 +40,8 @@ def serve(
     # Probe threads hold the GIL in 5 ms slices by default; a shorter interval lets a
     # scrape's thread in sooner during a refresh (/metrics p99, benchmarks/RESULTS.md).
     sys.setswitchinterval(0.0005)
+    for notice in config.notices:
+        logger.warning("deprecated config key", extra={"fields": {"notice": notice}})
     refresher = Refresher(config_path, config, logger, world)
     server = ExporterServer(
         listen, refresher, BasicAuth(web.users), logger, web.ssl_context(), web.headers
