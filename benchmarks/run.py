@@ -13,6 +13,7 @@ Reports medians with min-max, and ratios measured in the same run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -24,7 +25,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -129,9 +132,9 @@ def exporter_config(
                 "urls": {},
             },
         )
-        component, path = list(NINE.items())[i % 9] if nine else ("ews", NINE["ews"])
+        component, url_path = list(NINE.items())[i % 9] if nine else ("ews", NINE["ews"])
         # The back end's own port is the targets' one port here (no 444 on loopback).
-        entry["urls"][component] = f"https://{name}:{PORT}{path}"
+        entry["urls"][component] = f"https://{name}:{PORT}{url_path}"
     config = {
         "servers": list(servers.values()),
         "trust": {"ca_files": [str(ca)], "system": False},
@@ -174,6 +177,49 @@ def start_blackbox(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     )
     time.sleep(1)
     return proc, port
+
+
+def serve_cost(config: Path, refreshes: int = 3, every: float = 15.0) -> dict[str, float]:
+    """``serve`` as it runs, measured from outside: its whole CPU (every thread:
+    probes, rendering, logging, HTTP) over ``refreshes`` refreshes ``every`` seconds
+    apart, while a client scrapes /metrics with gzip every 15 s as Prometheus does."""
+    data = yaml.safe_load(config.read_text())
+    data["probe"]["interval"] = f"{every:g}s"
+    steady = config.with_name("exporter-serve.yaml")
+    steady.write_text(yaml.safe_dump(data))
+    port = free_port()
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "serve", "--config.file", str(steady),
+         "--web.listen-address", f"127.0.0.1:{port}", "--log.format", "json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    stop = threading.Event()
+
+    def scrape() -> None:
+        while not stop.wait(15.0):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/metrics", headers={"Accept-Encoding": "gzip"}
+            )
+            with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310 - loopback http
+                r.read()
+
+    marks: list[float] = []
+    scraper = threading.Thread(target=scrape, daemon=True)
+    try:
+        assert serve.stdout is not None
+        for line in serve.stdout:
+            if '"refresh complete"' not in line:
+                continue
+            marks.append(proc_cpu(serve.pid))  # the first refresh is the warm-up
+            if len(marks) == 1:
+                scraper.start()
+            if len(marks) == refreshes + 1:
+                break
+    finally:
+        stop.set()
+        serve.terminate()
+        serve.wait(timeout=15)
+    return {"cpu_per_refresh": (marks[-1] - marks[0]) / refreshes, "refreshes": refreshes}
 
 
 def metrics_latency(config: Path, seconds: int, gzip: bool) -> dict[str, float]:
@@ -277,6 +323,12 @@ def main() -> int:
     parser.add_argument("--rss-cycles", type=int, default=1000)
     parser.add_argument("--rss-targets", type=int, default=200)
     parser.add_argument("--latency-seconds", type=int, default=10)
+    parser.add_argument(
+        "--serve-refreshes",
+        type=int,
+        default=3,
+        help="refreshes of `serve` measured from outside, 15 s apart (0: skip)",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
     counts = [int(c) for c in args.targets.split(",")]
@@ -313,12 +365,18 @@ def main() -> int:
                     results = _rounds(
                         configs, listings, bb_port, blackbox.pid, family(targets.process.pid), args
                     )
+                    served = (
+                        serve_cost(configs["exporter"], args.serve_refreshes)
+                        if args.serve_refreshes > 0
+                        else None
+                    )
                     rows.append(
                         {
                             "key": key,
                             "count": count,
                             "results": results,
                             "blackbox_rss": proc_hwm(blackbox.pid),
+                            "serve": served,
                         }
                     )
                     print(f"done: {key} {count}", flush=True)
@@ -386,6 +444,7 @@ def render(
     ]
     ratios = []
     revocation_rows = []
+    serve_rows = []
     for row in rows:
         res = row["results"]
 
@@ -422,6 +481,13 @@ def render(
             f"| {row['count']} | {row['key']} | {rev_on:.2f} | {rev_off:.2f} | "
             f"{rev_on / rev_off:.2f} |"
         )
+        if row.get("serve"):
+            per_1000 = row["serve"]["cpu_per_refresh"] * 1000 / row["count"]
+            bb_probe = statistics.median(cpu(res["blackbox"]))
+            serve_rows.append(
+                f"| {row['count']} | {row['key']} | {per_1000:.2f} | {bb_probe:.2f} | "
+                f"{per_1000 / bb_probe:.2f} |"
+            )
         bare = statistics.median(rate(res["bare"]))
         for name, peer, shape in (
             ("exporter", "blackbox", "a name per endpoint"),
@@ -452,6 +518,20 @@ def render(
         *revocation_rows,
         "",
     ]
+    if serve_rows:
+        lines += [
+            "`serve` as it runs, measured from outside the process: its whole CPU per "
+            "refresh (every thread: probes, rendering, logging, HTTP) over "
+            f"{args.serve_refreshes} refreshes 15 s apart while /metrics is scraped with "
+            "gzip every 15 s, per 1000 endpoints, against blackbox_exporter's CPU per 1000 "
+            "probes (target: at most 0.67x):",
+            "",
+            "| targets | key | serve CPU s per 1000 endpoints per refresh | "
+            "blackbox CPU s per 1000 probes | serve / blackbox |",
+            "|---|---|---|---|---|",
+            *serve_rows,
+            "",
+        ]
     if latency:
         lines += [
             f"`/metrics` at {max(r['count'] for r in rows)} endpoints under wrk (2 threads, 4 "

@@ -44,13 +44,12 @@ import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from exporter.evaluate.checks import iso
 from exporter.evaluate.outcome import Check
 from exporter.service.own_metrics import ExporterCollector, ExporterState
+from exporter.service.textformat import text_format
 from exporter.snapshot import Snapshot
 
 __all__ = ["ExporterCollector", "ExporterState", "Exposition", "render_snapshot"]
@@ -94,14 +93,6 @@ def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricF
     return GaugeMetricFamily(name, doc + BACKGROUND, labels=labels or [])
 
 
-class _Families(Collector):
-    def __init__(self, families: list[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(self._families)
-
-
 @dataclass(frozen=True)
 class Exposition:
     """A snapshot's metrics as served: the text format, and the same gzipped."""
@@ -117,9 +108,7 @@ class Exposition:
 def render_snapshot(snap: Snapshot) -> Exposition:
     """The snapshot's metrics in the text exposition format, rendered (and
     compressed: Prometheus asks for gzip) once per refresh, never per scrape."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(list(snapshot_families(snap))))
-    return Exposition.of(generate_latest(registry))
+    return Exposition.of(text_format(snapshot_families(snap)))
 
 
 def snapshot_families(snap: Snapshot) -> Iterator[Metric]:
