@@ -6,6 +6,7 @@ values; everything downstream reads them and never changes them.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -95,11 +96,18 @@ class Target:
 
     @property
     def is_ip(self) -> bool:
-        try:
-            ipaddress.ip_address(self.host)
-        except ValueError:
-            return False
-        return True
+        return is_ip_literal(self.host)
+
+
+@functools.lru_cache(maxsize=8192)
+def is_ip_literal(text: str) -> bool:
+    """Whether ``text`` is an IPv4 or IPv6 address; memoised: a refresh asks it of
+    the same few hundred host names several times each."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 # Each scheme's port when the URL names none.

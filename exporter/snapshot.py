@@ -63,3 +63,12 @@ class Snapshot:
     status: Status
     dns: DnsHealth = field(default_factory=DnsHealth)
     names_plan: NamesPlan = field(default_factory=lambda: NamesPlan((), None))
+
+    @property
+    def counts(self) -> dict[Status, int]:
+        """Endpoints per status, every status present (0 when none): what the
+        table's and the page's summaries and the refresh log line say."""
+        counts = dict.fromkeys(Status, 0)
+        for report in self.endpoints:
+            counts[report.status] += 1
+        return counts

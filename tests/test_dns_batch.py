@@ -72,7 +72,7 @@ def test_a_silent_first_nameserver_leaves_time_for_the_next(make_dns) -> None:
         answer = resolver.lookup("mail.contoso.com")
         elapsed = time.monotonic() - start
         assert answer.addresses == ("127.0.1.1",), answer
-        assert 0.4 < elapsed < 0.9  # half of the second, then the answer
+        assert 0.4 < elapsed < 1.0  # half of the second, then the answer (not all of it)
         # Negative control: two silent servers share the one timeout, then give up.
         resolver = DnsResolver((("127.0.0.1", silent.port), ("127.0.0.1", other.port)), 1.0)
         start = time.monotonic()
@@ -83,7 +83,7 @@ def test_a_silent_first_nameserver_leaves_time_for_the_next(make_dns) -> None:
         other.close()
     assert answer.reason is DnsReason.TIMEOUT, answer
     assert answer.detail == "no answer within 1s"
-    assert 0.9 < elapsed < 1.5
+    assert 0.9 < elapsed < 2.0
 
 
 def _resolve_timed(port: int, timeout: float, count: int) -> tuple[dict, float]:

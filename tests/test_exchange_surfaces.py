@@ -86,7 +86,7 @@ def test_back_end_inside_the_critical_threshold_pages_with_the_renewal(surfaces,
     soon = make_tls(ADDRESS, self_signed("EXCH01", FQDN, not_after=NOW + 3 * DAY))
     report = surfaces({"backend": f"https://{FQDN}:{soon.port}/"})["backend"]
     assert report.verdict.status is Status.CRITICAL
-    assert report.verdict.expiry_reason is Reason.EXPIRES_SOON
+    assert report.verdict.expiry.reason is Reason.EXPIRES_SOON
     (step,) = report.remediation.steps
     assert step.kind is StepKind.ADVICE  # no one-line command is confirmed for the binding
     assert "New-ExchangeCertificate -Server EXCH01" in step.text
@@ -111,7 +111,7 @@ def test_auth_certificate_on_its_own_thresholds(surfaces, make_tls, issuing_ca) 
         assert verdict.leaf is not None
         assert verdict.leaf.common_names == (AUTH_CN,)
         assert verdict.checks[Check.NAME_MATCH].reason is Reason.SELF_SIGNED_BY_DESIGN
-        assert verdict.status is status, (days, verdict.expiry_message)
+        assert verdict.status is status, (days, verdict.expiry.message)
         # The request's own TLS certificate (the Autodiscover one) is not this report's.
         assert verdict.leaf.thumbprint == facts(auth).thumbprint
         assert verdict.auth_certificates == (verdict.leaf,)

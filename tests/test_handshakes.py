@@ -111,7 +111,9 @@ def test_each_handshake_gets_its_own_reason_in_job_order(
         (j.address, j.port, j.sni) for j in jobs
     ]
     assert len(outcomes[0].chain) == 2
-    assert elapsed < TIMEOUT + 0.5  # all at once, not one after another
+    # All at once: one after another, the two silent peers alone would take 2 x TIMEOUT
+    # (a bound with room for two busy cores, which still tells the two apart).
+    assert elapsed < 2 * TIMEOUT
     assert len(sockets) == len(jobs)
     assert _all_closed(sockets)
 
@@ -126,7 +128,8 @@ def test_never_more_than_slots_at_once(peers) -> None:
     assert _reasons(outcomes) == [TlsReason.TIMEOUT] * 6
     assert 2 * TIMEOUT - 0.05 < elapsed < 3 * TIMEOUT
     for outcome in outcomes:
-        assert TIMEOUT - 0.05 < outcome.duration < TIMEOUT + 0.3  # from its own start
+        # The poller's own measure, from each connection's start: its deadline.
+        assert TIMEOUT - 0.05 < outcome.duration < TIMEOUT + 0.5
 
 
 def test_without_epoll_poll_does_the_same(monkeypatch, peers, make_tls, issuing_ca: CA) -> None:

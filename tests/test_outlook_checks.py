@@ -145,7 +145,7 @@ def test_expiry_thresholds(judge, issuing_ca: CA) -> None:
     soon = issuing_ca.issue("mail.contoso.com", not_after=NOW + 20 * DAY)
     report = judge(soon)
     assert report.status is Status.WARNING
-    assert report.verdict.expiry_reason is Reason.EXPIRES_SOON
+    assert report.verdict.expiry.reason is Reason.EXPIRES_SOON
     very_soon = issuing_ca.issue("mail.contoso.com", not_after=NOW + 3 * DAY)
     assert judge(very_soon).status is Status.CRITICAL
     # Control: with a 10-day warning threshold the 20-day certificate is fine.
@@ -159,7 +159,7 @@ def test_chain_expiry_is_tracked_separately(judge, root_ca: CA) -> None:
     short = CA("Short Issuing CA", parent=root_ca, not_after=NOW + 10 * DAY)
     report = judge(short.issue("mail.contoso.com", not_after=NOW + 300 * DAY))
     assert report.verdict.chain_not_after < report.verdict.not_after
-    assert report.verdict.expiry_reason is Reason.CHAIN_EXPIRES_SOON
+    assert report.verdict.expiry.reason is Reason.CHAIN_EXPIRES_SOON
     assert report.status is Status.WARNING
 
 

@@ -59,7 +59,8 @@ def test_hostile_peer_ends_within_timeout(peer, behaviour, expected) -> None:
     result = probe_tls("127.0.2.1", p.port, "mail.contoso.com", TIMEOUT, TlsClient())
     elapsed = time.monotonic() - start
     assert result.reason is expected, result
-    assert elapsed < TIMEOUT + 0.5
+    assert result.duration < TIMEOUT + 0.5  # the poller's own deadline
+    assert elapsed < TIMEOUT + 1.5  # and the caller's, with room for busy cores
     assert result.chain == ()
 
 
@@ -73,7 +74,8 @@ def test_connect_that_never_completes_ends_within_timeout() -> None:
         backlog.close()
     assert result.reason is TlsReason.TIMEOUT, result
     assert result.detail == f"no TCP connection within {TIMEOUT:g}s"
-    assert TIMEOUT - 0.05 < elapsed < TIMEOUT + 0.5
+    assert TIMEOUT - 0.05 < result.duration < TIMEOUT + 0.5  # the poller's deadline
+    assert elapsed < TIMEOUT + 1.5
 
 
 def test_a_default_socket_timeout_does_not_shorten_the_deadline(peer) -> None:
@@ -186,7 +188,7 @@ def test_dns_timeout_is_bounded() -> None:
         start = time.monotonic()
         answer = resolver.lookup("mail.contoso.com")
         assert answer.reason is DnsReason.TIMEOUT
-        assert time.monotonic() - start < 1.5
+        assert time.monotonic() - start < 2.5  # 0.5 s asked; a hang would be far longer
     finally:
         silent.close()
 

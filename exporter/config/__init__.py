@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from exporter.config.schema import (
     Config,
@@ -29,6 +31,7 @@ __all__ = [
     "Thresholds",
     "TrustConfig",
     "load_config",
+    "load_config_mapping",
     "load_config_text",
     "parse_host_port",
 ]
@@ -47,7 +50,18 @@ def load_config(path: str) -> Config:
 def load_config_text(text: str, filename: str) -> Config:
     problems: list[Problem] = []  # keys that appear twice, then every other problem
     data = load_yaml(text, filename, problems)
-    config = parse_config(Reader(problems, "", data, data.line))
+    return _parse(Reader(problems, "", data, data.line), filename)
+
+
+def load_config_mapping(data: Mapping[str, Any], origin: str) -> Config:
+    """A config from plain Python data (the Nagios command's flags), read with the
+    same strict rules as a file; problems name ``origin`` without a line."""
+    return _parse(Reader([], "", dict(data), None), origin)
+
+
+def _parse(root: Reader, filename: str) -> Config:
+    problems = root.problems
+    config = parse_config(root)
     errors = [p for p in problems if not p.notice]
     if errors:
         raise ConfigError(filename, errors)

@@ -6,6 +6,7 @@ Every key documented in README.md ("Configuration reference") is parsed here.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 
@@ -105,7 +106,7 @@ def parse_config(root: Reader) -> Config:
         aia=_fetching(root.section("aia")),
         revocation=_fetching(root.section("revocation")),
     )
-    root.finish(("servers", "trust", "dns", "probe", "thresholds", "ldap", "aia", "revocation"))
+    root.finish(keys_of(Config, skip=("filename", "notices")))
     if not config.servers and not root.has("servers") and not root.has("ldap"):
         root.problem(
             "servers",
@@ -136,18 +137,7 @@ def _servers(root: Reader) -> list[ServerConfig]:
         named = _connector_names(entry.section("tls_certificate_names"))
         if not urls and not entry.has("urls"):
             entry.problem("urls", "is required: the internal URLs to check, by component")
-        entry.finish(
-            (
-                "name",
-                "fqdn",
-                "addresses",
-                "version",
-                "site",
-                "urls",
-                "external_urls",
-                "tls_certificate_names",
-            )
-        )
+        entry.finish(keys_of(ServerConfig))
         out.append(ServerConfig(name, fqdn, tuple(addresses), version, site, urls, external, named))
     return out
 
@@ -193,10 +183,16 @@ def _connector_names(section: Reader) -> dict[Component, str]:
     return names
 
 
+def keys_of(cls: type, skip: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A section's keys: its dataclass's fields, the one statement of them (``skip``:
+    fields that are not keys; ``also``: keys kept only for compatibility)."""
+    return (*(f.name for f in dataclasses.fields(cls) if f.name not in skip), *also)
+
+
 def _trust(section: Reader) -> TrustConfig:
     ca_files = section.str_list("ca_files")
-    system = section.flag("system", True)
-    section.finish(("ca_files", "system"))
+    system = section.flag("system", TrustConfig.system)
+    section.finish(keys_of(TrustConfig, skip=("store",)))
     bad: list[tuple[int, str]] = []
     store = load_trust_store(ca_files, system, bad)
     for index, message in bad:
@@ -213,8 +209,8 @@ def _dns(section: Reader) -> DnsConfig:
             servers.append(parse_host_port(text, 53))
         except ValueError as exc:
             section.problem(f"nameservers[{index}]", str(exc))
-    timeout = section.duration("timeout", 2.0)
-    section.finish(("nameservers", "timeout"))
+    timeout = section.duration("timeout", DnsConfig.timeout)
+    section.finish(keys_of(DnsConfig))
     return DnsConfig(tuple(servers), timeout)
 
 
@@ -243,9 +239,9 @@ def _port(text: str, whole: str) -> int:
 
 
 def _probe(section: Reader) -> ProbeConfig:
-    interval = section.duration("interval", 300.0)
-    timeout = section.duration("timeout", 10.0)
-    concurrency = section.integer("concurrency", 16, minimum=1)
+    interval = section.duration("interval", ProbeConfig.interval)
+    timeout = section.duration("timeout", ProbeConfig.timeout)
+    concurrency = section.integer("concurrency", ProbeConfig.concurrency, minimum=1)
     if section.has("processes"):
         section.integer("processes", 1, minimum=1)  # still checked: a typo stays an error
         section.notice(
@@ -253,7 +249,7 @@ def _probe(section: Reader) -> ProbeConfig:
             "is deprecated and ignored: worker processes measured no faster than one "
             "process (benchmarks/RESULTS.md); remove the key",
         )
-    section.finish(("interval", "timeout", "concurrency", "processes"))
+    section.finish(keys_of(ProbeConfig, also=("processes",)))
     if timeout <= 0:
         section.problem("timeout", "must be more than 0s")
     elif timeout >= interval:
@@ -262,33 +258,19 @@ def _probe(section: Reader) -> ProbeConfig:
 
 
 def _thresholds(section: Reader) -> Thresholds:
-    warning = section.duration("expiry_warning", 30 * DAY)
-    critical = section.duration("expiry_critical", 7 * DAY)
-    max_validity = section.duration("max_validity", 398 * DAY)
-    auth_warning = section.duration("auth_expiry_warning", 60 * DAY)
-    auth_critical = section.duration("auth_expiry_critical", 14 * DAY)
-    section.finish(
-        (
-            "expiry_warning",
-            "expiry_critical",
-            "max_validity",
-            "auth_expiry_warning",
-            "auth_expiry_critical",
-        )
-    )
-    if critical > warning:
-        section.problem("expiry_critical", "must not be longer than thresholds.expiry_warning")
-    if auth_critical > auth_warning:
-        section.problem(
-            "auth_expiry_critical", "must not be longer than thresholds.auth_expiry_warning"
-        )
-    return Thresholds(warning, critical, max_validity, auth_warning, auth_critical)
+    values = {key: section.duration(key, getattr(Thresholds, key)) for key in keys_of(Thresholds)}
+    section.finish(keys_of(Thresholds))
+    pairs = (("expiry_critical", "expiry_warning"), ("auth_expiry_critical", "auth_expiry_warning"))
+    for short, long in pairs:
+        if values[short] > values[long]:
+            section.problem(short, f"must not be longer than thresholds.{long}")
+    return Thresholds(**values)
 
 
 def _fetching(section: Reader) -> FetchConfig:
-    enabled = section.flag("enabled", True)
-    timeout = section.duration("timeout", 5.0)
-    section.finish(("enabled", "timeout"))
+    enabled = section.flag("enabled", FetchConfig.enabled)
+    timeout = section.duration("timeout", FetchConfig.timeout)
+    section.finish(keys_of(FetchConfig))
     if timeout <= 0:
         section.problem("timeout", "must be more than 0s")
     return FetchConfig(enabled, timeout)

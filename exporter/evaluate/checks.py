@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from exporter.certfacts import CertificateFacts
 from exporter.evaluate.outcome import Outcome, Reason, Status
@@ -26,7 +27,7 @@ def evaluate_expiry(
     now: dt.datetime,
     warning: float,
     critical: float,
-) -> tuple[Status, Reason | None, str | None]:
+) -> Expiry:
     """Status from the time left on the leaf and, when something in the chain expires
     earlier than the leaf, on that certificate. The leaf wins a tie in severity."""
     candidates = [(leaf_not_after, Reason.EXPIRES_SOON, "the certificate")]
@@ -34,7 +35,7 @@ def evaluate_expiry(
         candidates.append(
             (chain_not_after, Reason.CHAIN_EXPIRES_SOON, "a certificate in the chain")
         )
-    worst: tuple[Status, Reason | None, str | None] = (Status.OK, None, None)
+    worst = NOT_EXPIRING
     for when, reason, what in candidates:
         left = (when - now).total_seconds()
         if left < 0:
@@ -46,9 +47,24 @@ def evaluate_expiry(
             if left <= warning
             else Status.OK
         )
-        if status.rank > worst[0].rank:
-            worst = (status, reason, f"{what} expires in {left / 86400:.1f} days ({iso(when)})")
+        if status.rank > worst.status.rank:
+            message = f"{what} expires in {left / 86400:.1f} days ({iso(when)})"
+            worst = Expiry(status, Outcome.failed(reason, message))
     return worst
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """The expiry judgement: an Outcome like the checks' (``ok`` False with
+    ``expires_soon`` or ``chain_expires_soon`` inside a threshold; None without a
+    certificate), and the status that threshold gives."""
+
+    status: Status
+    outcome: Outcome
+
+
+NOT_EXPIRING = Expiry(Status.OK, Outcome.passed())
+NO_CERTIFICATE = Expiry(Status.OK, Outcome.not_judged())
 
 
 def evaluate_validity(leaf: CertificateFacts, max_validity: float) -> tuple[Outcome, ...]:

@@ -20,6 +20,7 @@ import re
 
 from exporter.certfacts import CertificateFacts
 from exporter.evaluate.outcome import Outcome, Reason
+from exporter.model import is_ip_literal
 
 _LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$")
 _WILDCARD_LABEL = re.compile(r"^[a-z0-9_-]*\*$")
@@ -71,12 +72,7 @@ def ip_matches(host: str, candidate: str) -> bool:
 
 def covers(cert: CertificateFacts, host: str) -> bool:
     """Does this certificate carry a name that matches ``host``?"""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        is_ip = False
-    else:
-        is_ip = True
+    is_ip = is_ip_literal(host)
     if cert.has_san:
         if is_ip:
             return any(ip_matches(host, ip) for ip in cert.ip_addresses)

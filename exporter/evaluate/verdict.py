@@ -16,6 +16,7 @@ from exporter.config import Thresholds
 from exporter.evaluate.authcert import read_auth_document
 from exporter.evaluate.chain import ChainJudgement, ChainKey, chain_key, judge_chain
 from exporter.evaluate.checks import (
+    NO_CERTIFICATE,
     evaluate_date,
     evaluate_dns,
     evaluate_expiry,
@@ -38,7 +39,8 @@ class EndpointVerdict:
         chain: the presented certificates, leaf first; empty without a handshake.
         not_after: the leaf's; None without a certificate.
         chain_not_after: the earliest not-after in the presented chain.
-        expiry_status, expiry_reason, expiry_message: the expiry judgement.
+        expiry: the expiry judgement as an Outcome (``expires_soon``,
+            ``chain_expires_soon``); ``expiry_status`` the status its threshold gives.
         checks_status: the worst of the checks alone, without expiry (the Nagios
             check applies its own -w/-c ranges to expiry).
         status: the worst of all the above.
@@ -56,14 +58,24 @@ class EndpointVerdict:
     not_after: dt.datetime | None
     chain_not_after: dt.datetime | None
     expiry_status: Status
-    expiry_reason: Reason | None
-    expiry_message: str | None
+    expiry: Outcome
     checks_status: Status
     status: Status
     evaluated_at: dt.datetime
     advisories: tuple[Outcome, ...] = ()
     newest_in_namespace: CertificateFacts | None = None
     auth_certificates: tuple[CertificateFacts, ...] = ()
+
+    @property
+    def outcomes(self) -> list[tuple[str, Outcome]]:
+        """Every check's outcome by name, in Check order, then ``expiry``'s: what the
+        renderers list, none of them special-casing expiry."""
+        return [*((c.value, self.checks[c]) for c in Check), ("expiry", self.expiry)]
+
+    @property
+    def expiring(self) -> bool:
+        """The leaf or a chain certificate is inside an expiry threshold."""
+        return self.expiry.ok is False
 
     @property
     def leaf(self) -> CertificateFacts | None:
@@ -104,7 +116,7 @@ def evaluate_endpoint(
         return _auth_verdict(probe, checks, thresholds, now)
     chain = parse_chain(probe.tls.chain) if probe.tls is not None else ()
     target = probe.endpoint.target
-    expiry: tuple[Status, Reason | None, str | None] = (Status.OK, None, None)
+    expiry = NO_CERTIFICATE
     not_after = chain_not_after = None
     advisories: tuple[Outcome, ...] = ()
     if chain and target is not None:
@@ -141,11 +153,10 @@ def evaluate_endpoint(
         chain=chain,
         not_after=not_after,
         chain_not_after=chain_not_after,
-        expiry_status=expiry[0],
-        expiry_reason=expiry[1],
-        expiry_message=expiry[2],
+        expiry_status=expiry.status,
+        expiry=expiry.outcome,
         checks_status=_status(checks, advisories, Status.OK),
-        status=_status(checks, advisories, expiry[0]),
+        status=_status(checks, advisories, expiry.status),
         evaluated_at=now,
         advisories=advisories,
     )
@@ -163,7 +174,7 @@ def _auth_verdict(
     for check in _CERTIFICATE_CHECKS:
         checks[check] = Outcome.not_judged()
     leaf = document.in_use
-    expiry: tuple[Status, Reason | None, str | None] = (Status.OK, None, None)
+    expiry = NO_CERTIFICATE
     if leaf is not None:
         checks[Check.NAME_MATCH] = checks[Check.ISSUER_TRUSTED] = _AUTH_BY_DESIGN
         checks[Check.DATE_VALID] = evaluate_date(leaf, now)
@@ -180,11 +191,10 @@ def _auth_verdict(
         chain=(leaf,) if leaf is not None else (),
         not_after=leaf.not_after if leaf else None,
         chain_not_after=leaf.not_after if leaf else None,
-        expiry_status=expiry[0],
-        expiry_reason=expiry[1],
-        expiry_message=expiry[2],
+        expiry_status=expiry.status,
+        expiry=expiry.outcome,
         checks_status=_status(checks, (), Status.OK),
-        status=_status(checks, (), expiry[0]),
+        status=_status(checks, (), expiry.status),
         evaluated_at=now,
         auth_certificates=document.certificates,
     )

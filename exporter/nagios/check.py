@@ -31,6 +31,7 @@ class EndpointState:
     report: EndpointReport
     state: Status
     reasons: tuple[str, ...]
+    expiring: bool = False  # the -w/-c ranges (or the Auth thresholds) put it here
 
     @property
     def leaf_days(self) -> float | None:
@@ -85,7 +86,8 @@ def endpoint_state(report: EndpointReport, warning: Range, critical: Range) -> E
     elif chain_state is not Status.OK:
         reasons.append(f"chain expires in {chain:.0f} days")
     state = worst([verdict.checks_status, leaf_state, chain_state])
-    return EndpointState(report, state, tuple(reasons))
+    expiring = leaf_state is not Status.OK or chain_state is not Status.OK
+    return EndpointState(report, state, tuple(reasons), expiring)
 
 
 def quote_label(label: str) -> str:
@@ -150,10 +152,10 @@ def render_check(result: CheckResult, verbosity: int = 0) -> str:
         lines.append(f"{item.state.value.upper()} {item.name} {verdict.probe.endpoint.url}")
         for check in Check:
             outcome = verdict.checks[check]
-            if outcome.reason is not None and outcome.message and outcome.ok is not True:
+            if outcome.noteworthy and outcome.message and outcome.ok is not True:
                 lines.append(f"  {check.value}: {outcome.message}")
         lines.extend(f"  hygiene: {a.message}" for a in verdict.advisories)
-        if item.state is not Status.OK and "expires in" in " ".join(item.reasons):
+        if item.state is not Status.OK and item.expiring:
             lines.append(
                 f"  expiry: leaf in {item.leaf_days:.1f} days, chain in {item.chain_days:.1f} days"
             )

@@ -15,9 +15,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any, NoReturn
 
-import yaml
-
-from exporter.config import Config, ConfigError, load_config, load_config_text, parse_host_port
+from exporter.config import Config, ConfigError, load_config, load_config_mapping, parse_host_port
 from exporter.model import Component, Endpoint, parse_url
 from exporter.nagios.check import PREFIX, evaluate_check, render_check
 from exporter.nagios.ranges import Range, parse_range
@@ -195,7 +193,7 @@ def _ad_hoc_config(args: argparse.Namespace) -> Config:
         except ValueError as exc:
             raise CheckUsageError(f"--dns-server: {exc}") from None
         data["dns"] = {"nameservers": [args.dns_server]}
-    return load_config_text(yaml.safe_dump(data), "<command line>")
+    return load_config_mapping(data, "<command line>")
 
 
 def _on_alarm(_signum: int, _frame: FrameType | None) -> None:

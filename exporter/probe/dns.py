@@ -11,7 +11,6 @@ and carries the TCP fallback; ``dnswire`` encodes and reads the hot path.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
@@ -20,6 +19,7 @@ import dns.exception
 import dns.name
 import dns.rcode
 
+from exporter.model import is_ip_literal
 from exporter.probe import dnswire
 from exporter.probe.dnsbatch import Batch, DnsTransport, Lookup
 from exporter.probe.results import DnsAnswer, DnsReason
@@ -132,11 +132,7 @@ class DnsResolver:
         wire = dnswire.plain_name_wire(name)
         if wire is not None and self.nameservers:
             return wire
-        try:
-            ipaddress.ip_address(name)
-        except ValueError:
-            pass
-        else:
+        if is_ip_literal(name):
             return DnsAnswer(name, (name,), DnsReason.IP_LITERAL)
         if not self.nameservers:
             return DnsAnswer(

@@ -2,13 +2,10 @@
 one name, and the reply's ID, flags, question and addresses.
 
 dnspython still validates unusual names and carries the TCP fallback; this module
-exists for the hot path only. Building a ``dns.message.Message`` and parsing a reply
-into rrsets cost 0.19 ms of CPU per lookup of two queries (cProfile,
-benchmarks/README.md), most of a refresh when every URL has its own name; this
-costs a tenth of it. Plain host names are checked and encoded here too: with
-dnspython's ``from_text`` that was a third of a batch's CPU.
-tests/test_dnswire.py checks it against dnspython on generated replies, and that
-no input makes it raise.
+is the hot path only: plain host names checked and encoded, one question per
+query, the addresses of a reply (why it exists: benchmarks/README.md, "Design
+history"). tests/test_dnswire.py checks it against dnspython on generated
+replies, and that no input makes it raise.
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """Many TLS handshakes at once, from one or two threads, each on non-blocking sockets.
 
-The benchmark (benchmarks/README.md) showed a thread per handshake spending its CPU
-handing the GIL around: sixteen blocking probe threads ask for it after every
-connect and handshake, and a scrape of ``/metrics`` queued behind all of them.
-Here each of one or two threads drives its share of the connections through one
-poller (:mod:`exporter.probe.poller`), so two such threads keep both cores of a
-small VM busy with OpenSSL's work. Jobs can be added while the first ones run, so
-handshakes start as soon as their names resolve.
+Each of one or two threads drives its share of the connections through one poller
+(:mod:`exporter.probe.poller`), so two such threads keep both cores of a small VM
+busy with OpenSSL's work (why not a thread per handshake: benchmarks/README.md,
+"Design history"). Jobs can be added while the first ones run, so handshakes
+start as soon as their names resolve.
 """
 
 from __future__ import annotations

@@ -10,14 +10,13 @@ run in :mod:`exporter.probe.handshakes`.
 
 from __future__ import annotations
 
-import errno
-import ipaddress
 import os
 import socket
 
 from cryptography.hazmat.bindings.openssl.binding import Binding
 from OpenSSL import SSL, crypto
 
+from exporter.model import is_ip_literal
 from exporter.probe.results import TlsReason
 
 # OpenSSL reasons that mean "the peer does not speak TLS at all".
@@ -92,11 +91,7 @@ def _offer_groups(context: SSL.Context, groups: str) -> bool:
 def sni_bytes(name: str) -> bytes | None:
     """``name`` as the SNI extension carries it (IDNA), or None for an IP literal,
     which clients do not send (RFC 6066); the rules Python's ssl module applies."""
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    else:
+    if is_ip_literal(name):
         return None
     if not name or name.startswith("."):
         raise ValueError("the server name is empty or starts with a leading dot")
@@ -124,8 +119,8 @@ def os_reason(exc: OSError) -> TlsReason:
         return TlsReason.RESET
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return TlsReason.TIMEOUT
-    if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL):
-        return TlsReason.UNREACHABLE
+    # EHOSTUNREACH, ENETUNREACH, EADDRNOTAVAIL, and any other failure to reach the
+    # peer: the detail carries the OS's own words.
     return TlsReason.UNREACHABLE
 
 

@@ -83,10 +83,8 @@ def build_remediation(verdict: EndpointVerdict, suggested_dns: DnsAnswer | None)
         )
     leaf = verdict.leaf
     steps.extend(chain_steps(verdict))
-    if leaf is not None and (
-        verdict.checks[Check.DATE_VALID].ok is False or verdict.expiry_reason is not None
-    ):
-        steps.append(_renew_step(endpoint, leaf, verdict.expiry_reason))
+    if leaf is not None and (verdict.checks[Check.DATE_VALID].ok is False or verdict.expiring):
+        steps.append(_renew_step(endpoint, leaf, verdict.expiry.reason))
     steps.extend(hygiene_steps(verdict))
     return Remediation(url, host, tuple(steps))
 

@@ -13,13 +13,12 @@ case-insensitively, without a trailing dot.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from exporter.evaluate.names import covers
 from exporter.evaluate.verdict import EndpointVerdict
-from exporter.model import Component, parse_url
+from exporter.model import Component, is_ip_literal, parse_url
 from exporter.remediation.kb940726 import ps_quote
 
 # Suffixes no public CA issues for: RFC 6762 (.local), RFC 2606 and RFC 6761, the
@@ -82,11 +81,7 @@ def _normal(host: str) -> str:
 def public_reason(name: str) -> str | None:
     """None when a public CA can issue ``name``; else why not, and the fix."""
     fix = "move the URL to a public name the certificate carries, with split DNS (KB 940726)"
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    else:
+    if is_ip_literal(name):
         return f"an IP address: public CAs issue for names (and for private addresses never); {fix}"
     if "." not in name:
         return f"a single-label name: no public CA issues it (since 2015); {fix}"

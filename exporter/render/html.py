@@ -15,7 +15,7 @@ from html import escape
 
 from exporter import __version__
 from exporter.evaluate.checks import iso
-from exporter.evaluate.outcome import Check, Status
+from exporter.evaluate.outcome import Check
 from exporter.render.namespaces import namespaces
 from exporter.snapshot import EndpointReport, Snapshot
 
@@ -98,15 +98,12 @@ def _details(report: EndpointReport) -> str:
     """The endpoint's reasons; its certificate and fixes are its namespace's."""
     verdict = report.verdict
     parts = []
-    for check in Check:
-        outcome = verdict.checks[check]
+    for name, outcome in verdict.outcomes:
         if outcome.reason is not None and outcome.noteworthy and outcome.message:
             parts.append(
-                f'<div class="reason"><b>{escape(check.value)}</b> '
+                f'<div class="reason"><b>{escape(name)}</b> '
                 f"({escape(outcome.reason.value)}): {escape(outcome.message)}</div>"
             )
-    if verdict.expiry_message:
-        parts.append(f'<div class="reason"><b>expiry</b>: {escape(verdict.expiry_message)}</div>')
     for advisory in verdict.advisories:
         code = advisory.reason.value if advisory.reason else ""
         parts.append(
@@ -168,7 +165,7 @@ def render_page(snapshot: Snapshot | None, now: dt.datetime, refresh: float | No
             f"<main><p>{links}</p></main></body></html>"
         )
     age = (now - snapshot.started_at).total_seconds()
-    counts = {s: sum(1 for r in snapshot.endpoints if r.status is s) for s in Status}
+    counts = snapshot.counts
     overall = snapshot.status.value
     summary = f'<span class="s-{overall}" id="overall">&nbsp;{overall.upper()}&nbsp;</span> '
     summary += "".join(

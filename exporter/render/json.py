@@ -32,12 +32,7 @@ def endpoint_json(report: EndpointReport) -> dict[str, Any]:
     server = endpoint.server
     target = endpoint.target
     leaf = verdict.leaf
-    reasons: dict[str, Any] = {c.value: _reason(verdict.checks[c]) for c in Check}
-    reasons["expiry"] = (
-        {"code": verdict.expiry_reason.value, "message": verdict.expiry_message}
-        if verdict.expiry_reason is not None
-        else None
-    )
+    reasons: dict[str, Any] = {name: _reason(outcome) for name, outcome in verdict.outcomes}
     return {
         "server": server.name,
         "fqdn": server.fqdn,

@@ -66,7 +66,7 @@ def render_table(snapshot: Snapshot, colour: bool = False) -> str:
             text = f"\x1b[{_COLOURS[report.status]}m{text}\x1b[0m"
         lines.append(text)
         lines.extend(_details(report))
-    counts = {s: sum(1 for r in snapshot.endpoints if r.status is s) for s in Status}
+    counts = snapshot.counts
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     lines.append("")
     for status in snapshot.discovery:
@@ -94,12 +94,9 @@ def _nothing(snapshot: Snapshot) -> str:
 def _details(report: EndpointReport) -> list[str]:
     out = []
     verdict = report.verdict
-    for check in Check:
-        outcome = verdict.checks[check]
+    for name, outcome in verdict.outcomes:
         if outcome.noteworthy and outcome.message:
-            out.append(f"    {check.value}: {outcome.message}")
-    if verdict.expiry_message:
-        out.append(f"    expiry: {verdict.expiry_message}")
+            out.append(f"    {name}: {outcome.message}")
     for advisory in verdict.advisories:
         out.append(f"    hygiene ({advisory.reason}): {advisory.message}")
     for step in report.remediation.steps:

@@ -228,11 +228,9 @@ def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
             ok = verdict.checks[check].ok
             if ok is not None:
                 family.add_metric(labels, 1 if ok else 0)
-        for check, outcome in verdict.checks.items():
+        for name, outcome in verdict.outcomes:
             if outcome.reason is not None and outcome.noteworthy:
-                problem.add_metric([*labels, check.value, outcome.reason.value], 1)
-        if verdict.expiry_reason is not None:
-            problem.add_metric([*labels, "expiry", verdict.expiry_reason.value], 1)
+                problem.add_metric([*labels, name, outcome.reason.value], 1)
         for code in dict.fromkeys(a.reason.value for a in verdict.advisories if a.reason):
             problem.add_metric([*labels, "hygiene", code], 1)
         target = endpoint.target

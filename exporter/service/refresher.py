@@ -127,7 +127,7 @@ class Refresher:
             self._snapshot, self._exposition = snapshot, exposition
         self.ready.set()
         self._log_health(snapshot)
-        counts = {s.value: sum(1 for e in snapshot.endpoints if e.status is s) for s in Status}
+        counts = {status.value: n for status, n in snapshot.counts.items()}
         self._logger.info(
             "refresh complete",
             extra={
@@ -138,11 +138,15 @@ class Refresher:
                 }
             },
         )
+        if not self._logger.isEnabledFor(logging.DEBUG):
+            return  # the per-endpoint lines are debug only: do not build them
         for report in snapshot.endpoints:
             if report.status is not Status.OK:
                 endpoint = report.verdict.probe.endpoint
                 reasons = ",".join(
-                    o.reason.value for o in report.verdict.checks.values() if o.reason is not None
+                    o.reason.value
+                    for _name, o in report.verdict.outcomes
+                    if o.reason is not None and o.noteworthy
                 )
                 fields = {
                     "server": endpoint.server.name,

@@ -1,13 +1,11 @@
 """The classic text exposition format for our gauge families, written directly.
 
-prometheus_client's ``generate_latest`` validates and escapes every label name of
-every sample (39,000 checks at 200 endpoints), which made it the largest cost of a
-``serve`` refresh outside the probe (benchmarks/README.md). Our families are
-gauges with constant, valid names, so this writer checks each metric and label
-name once per process and escapes only the label values and help text, the same
-way (backslash, newline, double quote; values through prometheus_client's own
-``floatToGoString``). tests/test_textformat.py holds it to byte-for-byte the
-output of ``generate_latest`` for the same families.
+Our families are gauges with constant, valid names, so this writer checks each
+metric and label name once per process and escapes only the label values and the
+help text, as prometheus_client does (backslash, newline, double quote; values
+through its own ``floatToGoString``). tests/test_textformat.py holds it to
+byte-for-byte the output of ``generate_latest`` for the same families; why it
+exists instead of ``generate_latest``: benchmarks/README.md, "Design history".
 """
 
 from __future__ import annotations
