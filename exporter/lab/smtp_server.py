@@ -12,6 +12,8 @@ import ssl
 import threading
 from pathlib import Path
 
+from exporter.lab.tls_server import accept_loop
+
 
 class SmtpServer:
     def __init__(self, address: str, certificate: tuple[Path, Path], name: str) -> None:
@@ -22,19 +24,12 @@ class SmtpServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((address, 0))
         self._sock.listen(16)
-        self._sock.settimeout(0.2)
         self.port = self._sock.getsockname()[1]
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread = threading.Thread(
+            target=accept_loop, args=(self._sock, self._stop, self._handle), daemon=True
+        )
         self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(5)

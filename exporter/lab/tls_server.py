@@ -64,13 +64,7 @@ class TlsServer:
             sslobj.context = self._by_sni[name]
 
     def _serve(self) -> None:
-        self._sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+        accept_loop(self._sock, self._stop, self._handle)
 
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(5)
@@ -105,3 +99,17 @@ class TlsServer:
 
 
 _NO_CONTENT = b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+
+
+def accept_loop(
+    sock: socket.socket, stop: threading.Event, handle: Callable[[socket.socket], None]
+) -> None:
+    """Accept until ``stop`` is set, each connection handled in a thread of its own
+    (the lab's servers: TLS here, SMTP in smtp_server)."""
+    sock.settimeout(0.2)
+    while not stop.is_set():
+        try:
+            conn, _ = sock.accept()
+        except (TimeoutError, OSError):
+            continue
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
