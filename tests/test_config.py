@@ -104,6 +104,7 @@ def test_example_config_loads_with_every_component_it_shows() -> None:
     assert server.version is ExchangeVersion.E2016
     assert server.addresses == ("10.0.0.21",)
     assert Component.OUTLOOK_ANYWHERE in server.urls
+    assert set(server.urls) == set(Component) - {Component.UM}  # every one but 2007's
     assert config.probe.interval == 300
     assert config.thresholds.expiry_warning == 30 * 86400
     assert config.trust.store.anchors  # the system store
