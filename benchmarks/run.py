@@ -366,7 +366,13 @@ def main() -> int:
                         configs, listings, bb_port, blackbox.pid, family(targets.process.pid), args
                     )
                     served = (
-                        serve_cost(configs["exporter"], args.serve_refreshes)
+                        {
+                            shape: serve_cost(configs[name], args.serve_refreshes)
+                            for shape, name in (
+                                ("a name per endpoint", "exporter"),
+                                ("nine components per server", "exporter_nine"),
+                            )
+                        }
                         if args.serve_refreshes > 0
                         else None
                     )
@@ -481,11 +487,12 @@ def render(
             f"| {row['count']} | {row['key']} | {rev_on:.2f} | {rev_off:.2f} | "
             f"{rev_on / rev_off:.2f} |"
         )
-        if row.get("serve"):
-            per_1000 = row["serve"]["cpu_per_refresh"] * 1000 / row["count"]
-            bb_probe = statistics.median(cpu(res["blackbox"]))
+        for shape, served in (row.get("serve") or {}).items():
+            per_1000 = served["cpu_per_refresh"] * 1000 / row["count"]
+            peer = "blackbox_nine" if shape.startswith("nine") else "blackbox"
+            bb_probe = statistics.median(cpu(res[peer]))
             serve_rows.append(
-                f"| {row['count']} | {row['key']} | {per_1000:.2f} | {bb_probe:.2f} | "
+                f"| {row['count']} | {row['key']} | {shape} | {per_1000:.2f} | {bb_probe:.2f} | "
                 f"{per_1000 / bb_probe:.2f} |"
             )
         bare = statistics.median(rate(res["bare"]))
@@ -526,9 +533,9 @@ def render(
             "gzip every 15 s, per 1000 endpoints, against blackbox_exporter's CPU per 1000 "
             "probes (target: at most 0.67x):",
             "",
-            "| targets | key | serve CPU s per 1000 endpoints per refresh | "
+            "| targets | key | shape | serve CPU s per 1000 endpoints per refresh | "
             "blackbox CPU s per 1000 probes | serve / blackbox |",
-            "|---|---|---|---|---|",
+            "|---|---|---|---|---|---|",
             *serve_rows,
             "",
         ]
