@@ -69,6 +69,7 @@ class Server:
         version: None when neither config nor the directory says.
         site: the AD site, None when unknown.
         source: "static" or "ldap".
+        roles: the directory's msExchCurrentServerRoles bits; 0 when unknown (static).
     """
 
     name: str
@@ -77,6 +78,7 @@ class Server:
     version: ExchangeVersion | None = None
     site: str | None = None
     source: str = "static"
+    roles: int = 0
 
 
 @dataclass(frozen=True)

@@ -229,6 +229,16 @@ def organisation(
                 )
             )
 
+    # A 2013 Client Access server without the mailbox role: no Exchange Back End site.
+    objs += _server(servers, "CAS13", "Version 15.0 (Build 1497.2)", 4, "HQ")
+    objs.append(
+        _vdir(
+            f"CN=CAS13,{servers}",
+            "msExchWebServicesVirtualDirectory",
+            "EWS",
+            "https://cas13.contoso.local/EWS/Exchange.asmx",
+        )
+    )
     # Left out: Edge transport, a 2013 mailbox-only server.
     objs += _server(servers, "EDGE01", "Version 15.1 (Build 2507.6)", 64, None, "edge01.dmz.local")
     objs += _server(servers, "MBX13", "Version 15.0 (Build 1497.2)", 2, "HQ")
@@ -274,6 +284,8 @@ def organisation(
 
 # What discovery must return: (server, component) -> InternalUrl path (None = missing).
 EXPECTED_NAMED = {
+    ("CAS13", "ews"),
+    ("CAS13", "auth_certificate"),  # and no backend: CAS-only on 2013
     ("EXCH07", "autodiscover"),
     ("EXCH07", "ews"),
     ("EXCH07", "oab"),

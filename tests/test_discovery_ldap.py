@@ -92,6 +92,8 @@ def test_discovery_reads_what_outlook_reads(
         "https://exch19.contoso.local/autodiscover/metadata/json/1"
     )
     assert ("EXCH10", Component.BACKEND) not in by_key  # 2010 has no back end site
+    assert ("CAS13", Component.BACKEND) not in by_key  # nor a 2013 CAS-only server
+    assert by_key[("CAS13", Component.AUTH_CERTIFICATE)].url.startswith("https://cas13.")
     # SMTP, IMAP and POP are read only when ldap.components asks for them.
     assert not any(e.component is Component.SMTP for e in inventory.endpoints)
     # The server under "CN=First Administrative Group\, Legacy" was found by its DN.
@@ -160,7 +162,7 @@ def test_sites_filter(org_slapd, tmp_path, password_file, ldap_tls_files) -> Non
         sites=["HQ"],
     )
     inventory = Discoverer(config).discover(time.time())
-    assert {s.name for s in inventory.servers} == {"EXCH07", "EXCH10", "EXCH16"}
+    assert {s.name for s in inventory.servers} == {"CAS13", "EXCH07", "EXCH10", "EXCH16"}
 
 
 def test_wrong_ca_is_refused(org_slapd, tmp_path, password_file) -> None:

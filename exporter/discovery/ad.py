@@ -170,7 +170,7 @@ def parse_servers(
         if fqdn is None:
             notes.append(f"{name}: skipped, no ncacn_ip_tcp networkAddress")
             continue
-        servers[name.lower()] = Server(name, fqdn, (), version, site, "ldap")
+        servers[name.lower()] = Server(name, fqdn, (), version, site, "ldap", roles)
     return servers, notes
 
 

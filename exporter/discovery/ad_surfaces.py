@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from exporter.discovery.ad import Entry, server_of
+from exporter.discovery.ad import ROLE_MAILBOX, Entry, server_of
 from exporter.model import Component, Endpoint, ExchangeVersion, Server
 
 CONNECTOR_CLASS = "msexchsmtpreceiveconnector"
@@ -39,13 +39,16 @@ _SINCE_2013 = (
 
 
 def derived_endpoints(servers: dict[str, Server], wanted: tuple[Component, ...]) -> list[Endpoint]:
-    """``backend`` and ``auth_certificate`` for each 2013+ server (an unknown version
-    gets neither: a 2010 server has no back end site and no auth metadata)."""
+    """``auth_certificate`` for each 2013+ client-access server, ``backend`` for
+    those with the mailbox role (every 2016+ server; on 2013 the Exchange Back End
+    site is the Mailbox role's, so a CAS-only server has none). An unknown version
+    gets neither: a 2010 server has no back end site and no auth metadata."""
     out: list[Endpoint] = []
     for server in servers.values():
         if server.version not in _SINCE_2013:
             continue
-        if Component.BACKEND in wanted:
+        mailbox = server.version is not ExchangeVersion.E2013 or server.roles & ROLE_MAILBOX
+        if Component.BACKEND in wanted and mailbox:
             out.append(Endpoint.build(server, Component.BACKEND, f"https://{server.fqdn}:444/"))
         if Component.AUTH_CERTIFICATE in wanted:
             url = f"https://{server.fqdn}/autodiscover/metadata/json/1"
