@@ -34,6 +34,12 @@ class Component(StrEnum):
     AUTH_CERTIFICATE = "auth_certificate"  # the auth metadata document's certificate
 
     @property
+    def is_servers_own(self) -> bool:
+        """The back end and the Auth certificate: each server's own, self-signed by
+        design, never a namespace's certificate (not compared, not requested)."""
+        return self.value in ("backend", "auth_certificate")
+
+    @property
     def is_virtual_directory(self) -> bool:
         """One of the HTTPS URLs Outlook is given (KB 940726's and its cousins)."""
         return self not in _BEYOND_HTTPS

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from exporter.certfacts import CertificateFacts
 from exporter.evaluate.outcome import Check, Outcome, Reason
 from exporter.evaluate.verdict import EndpointVerdict, amend
-from exporter.model import Component
 
 
 def namespace_key(verdict: EndpointVerdict) -> tuple[str, int] | None:
@@ -32,7 +31,7 @@ def namespace_key(verdict: EndpointVerdict) -> tuple[str, int] | None:
 def namespace_of(verdict: EndpointVerdict) -> tuple[str, int] | None:
     """The namespace, for an endpoint that presented a certificate to compare. The
     back end and the Auth certificate are each server's own: never compared."""
-    if verdict.probe.endpoint.component in (Component.BACKEND, Component.AUTH_CERTIFICATE):
+    if verdict.probe.endpoint.component.is_servers_own:
         return None
     return namespace_key(verdict) if verdict.leaf is not None else None
 

@@ -78,6 +78,12 @@ class EndpointVerdict:
         return self.expiry.ok is False
 
     @property
+    def out_of_date(self) -> bool:
+        """The leaf is outside its validity or a certificate is inside a threshold:
+        what a renewal step answers."""
+        return self.checks[Check.DATE_VALID].ok is False or self.expiring
+
+    @property
     def leaf(self) -> CertificateFacts | None:
         return self.chain[0] if self.chain else None
 

@@ -17,6 +17,7 @@ import socket
 import ssl
 import time
 
+from exporter.model import is_ip_literal
 from exporter.probe.results import DocumentResult, TlsReason
 from exporter.probe.tls import os_reason
 
@@ -68,7 +69,7 @@ def fetch_document(
     try:
         sock = socket.create_connection((address, port), timeout=left())
         phase = "TLS handshake not finished"
-        sni = None if _is_ip(host) else host
+        sni = None if is_ip_literal(host) else host
         sock.settimeout(left())
         sock = _CONTEXT.wrap_socket(sock, server_hostname=sni)
         phase = "no HTTP response"
@@ -126,11 +127,3 @@ def fetch_document(
     finally:
         if sock is not None:
             sock.close()
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
-    except OSError:
-        return False
-    return True

@@ -83,7 +83,7 @@ def build_remediation(verdict: EndpointVerdict, suggested_dns: DnsAnswer | None)
         )
     leaf = verdict.leaf
     steps.extend(chain_steps(verdict))
-    if leaf is not None and (verdict.checks[Check.DATE_VALID].ok is False or verdict.expiring):
+    if leaf is not None and verdict.out_of_date:
         steps.append(_renew_step(endpoint, leaf, verdict.expiry.reason))
     steps.extend(hygiene_steps(verdict))
     return Remediation(url, host, tuple(steps))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from exporter.evaluate.names import covers
 from exporter.evaluate.verdict import EndpointVerdict
-from exporter.model import Component, is_ip_literal, parse_url
+from exporter.model import is_ip_literal, parse_url
 from exporter.remediation.kb940726 import ps_quote
 
 # Suffixes no public CA issues for: RFC 6762 (.local), RFC 2606 and RFC 6761, the
@@ -97,7 +97,7 @@ def _hosts(verdict: EndpointVerdict) -> list[tuple[str, str]]:
     the certificate clients see."""
     endpoint = verdict.probe.endpoint
     out: list[tuple[str, str]] = []
-    if endpoint.component in (Component.BACKEND, Component.AUTH_CERTIFICATE):
+    if endpoint.component.is_servers_own:
         return out
     if endpoint.target is not None:
         out.append((_normal(endpoint.target.host), endpoint.url))

@@ -187,6 +187,4 @@ def auth_steps(verdict: EndpointVerdict) -> list[Step]:
 
 def expiring(verdict: EndpointVerdict) -> CertificateFacts | None:
     """The leaf when it is out of date or inside the expiry thresholds."""
-    leaf = verdict.leaf
-    dated = verdict.checks[Check.DATE_VALID].ok is False or verdict.expiring
-    return leaf if dated else None
+    return verdict.leaf if verdict.out_of_date else None

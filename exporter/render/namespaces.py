@@ -11,7 +11,6 @@ from html import escape
 
 from exporter.certfacts import CertificateFacts
 from exporter.evaluate.consistency import namespace_key
-from exporter.model import Component
 from exporter.remediation import Step, StepKind
 from exporter.snapshot import EndpointReport, Snapshot
 
@@ -73,7 +72,7 @@ def namespaces(snapshot: Snapshot) -> list[Namespace]:
         key = namespace_key(report.verdict)
         # The back end and the Auth certificate are each server's own, never a
         # namespace's: a group of their own (the Auth certificate is not the TLS one).
-        own = endpoint.component in (Component.BACKEND, Component.AUTH_CERTIFICATE)
+        own = endpoint.component.is_servers_own
         name = f"{key[0]}:{key[1]}" if key and not own else endpoint.url
         groups.setdefault(name, []).append(report)
     built = [
