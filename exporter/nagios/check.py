@@ -11,6 +11,13 @@ no endpoint at all is UNKNOWN. Output:
     CRITICAL EXCH01 ews https://exch01.contoso.local/EWS/Exchange.asmx
       name_match: exch01.contoso.local is not among the certificate's ...
       fix: Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" ...
+
+The `` | `` before the perfdata is the output's only ``|``: Nagios takes everything
+after the first one, long output included, as perfdata. So every line of text
+(server names, URLs, reasons, messages, certificate names, fix text) passes
+:func:`~exporter.render.textsafe.nagios_safe` as it is written (``|`` becomes ``¦``,
+controls and newlines are escaped, each item stays on its line), and every
+perfdata label :func:`~exporter.render.textsafe.perfdata_label`.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from dataclasses import dataclass
 from exporter.evaluate.outcome import Check, Status, worst
 from exporter.model import Component
 from exporter.nagios.ranges import Range
+from exporter.render.textsafe import nagios_safe, perfdata_label
 from exporter.snapshot import EndpointReport, Snapshot
 
 PREFIX = "EXCHANGE-CERT"
@@ -90,25 +98,19 @@ def endpoint_state(report: EndpointReport, warning: Range, critical: Range) -> E
     return EndpointState(report, state, tuple(reasons), expiring)
 
 
-def quote_label(label: str) -> str:
-    """Perfdata labels in single quotes, a quote inside doubled (the guidelines)."""
-    return "'" + label.replace("'", "''") + "'"
-
-
 def evaluate_check(snapshot: Snapshot, warning: Range, critical: Range) -> CheckResult:
     states = tuple(endpoint_state(r, warning, critical) for r in snapshot.endpoints)
     perfdata = []
     for item in states:
         label = item.name
         if item.leaf_days is not None and item.chain_days is not None:
+            ranges = f";{warning};{critical};;"
+            perfdata.append(f"{perfdata_label(label + ' leaf_days')}={item.leaf_days:.2f}{ranges}")
             perfdata.append(
-                f"{quote_label(label + ' leaf_days')}={item.leaf_days:.2f};{warning};{critical};;"
-            )
-            perfdata.append(
-                f"{quote_label(label + ' chain_days')}={item.chain_days:.2f};{warning};{critical};;"
+                f"{perfdata_label(label + ' chain_days')}={item.chain_days:.2f}{ranges}"
             )
         perfdata.append(
-            f"{quote_label(label + ' time')}={item.report.verdict.probe.duration:.4f}s;;;0;"
+            f"{perfdata_label(label + ' time')}={item.report.verdict.probe.duration:.4f}s;;;0;"
         )
     if not states:
         failing = [d for d in snapshot.discovery if not d.success]
@@ -141,10 +143,10 @@ def _summary(states: tuple[EndpointState, ...], overall: Status) -> str:
 
 
 def render_check(result: CheckResult, verbosity: int = 0) -> str:
-    first = f"{PREFIX} {result.state.value.upper()} - {result.summary}"
+    first = f"{PREFIX} {result.state.value.upper()} - {nagios_safe(result.summary)}"
     if result.perfdata:
         first += " | " + " ".join(result.perfdata)
-    lines = [first, *result.notes]
+    lines = list(result.notes)
     for item in result.endpoints:
         if item.state is Status.OK and verbosity < 1:
             continue
@@ -167,4 +169,6 @@ def render_check(result: CheckResult, verbosity: int = 0) -> str:
                 f"  certificate: {leaf.subject}; issuer {leaf.issuer}; "
                 f"thumbprint {leaf.thumbprint}; names {', '.join(leaf.names)}"
             )
-    return "\n".join(lines) + "\n"
+    # One choke point: whatever a line quotes from a certificate, the directory or
+    # a peer, it cannot add a "|" or a line.
+    return "\n".join([first, *(nagios_safe(line) for line in lines)]) + "\n"

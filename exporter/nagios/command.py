@@ -1,7 +1,10 @@
 """``exchange-cert-exporter check``: argument handling, the global timeout, and exit
 codes per the Monitoring Plugins guidelines: 0 OK, 1 WARNING, 2 CRITICAL,
 3 UNKNOWN, and UNKNOWN (one line, no traceback) for bad arguments, a bad config,
-nothing to check, or the global timeout.
+nothing to check, or the global timeout. Those lines quote what they were given
+(a URL, a config value, a server name from the directory, an exception's text), so
+they pass ``nagios_safe`` like the check's own output; the config's notices on
+stderr pass ``terminal_safe``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from exporter.model import Component, Endpoint, parse_url
 from exporter.nagios.check import PREFIX, evaluate_check, render_check
 from exporter.nagios.ranges import Range, parse_range
 from exporter.pipeline import run_cycle
+from exporter.render.textsafe import nagios_safe, terminal_safe
 
 UNKNOWN = 3
 COMPONENT_BY_PATH = [
@@ -201,7 +205,7 @@ def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _unknown(message: str) -> int:
-    sys.stdout.write(f"{PREFIX} UNKNOWN - {message}\n")
+    sys.stdout.write(f"{PREFIX} UNKNOWN - {nagios_safe(message)}\n")
     return UNKNOWN
 
 
@@ -231,7 +235,7 @@ def run_check(argv: Sequence[str]) -> int:
     try:
         config = load_config(args.config_file) if args.config_file else _ad_hoc_config(args)
         for notice in config.notices:  # the plugin's output stays one status line
-            print(f"warning: {notice}", file=sys.stderr)
+            print(f"warning: {terminal_safe(notice)}", file=sys.stderr)
         servers = {s.lower() for s in args.server} if args.config_file else set()
         components = set(args.component) if args.config_file else set()
 
