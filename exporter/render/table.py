@@ -2,11 +2,17 @@
 
 One row per endpoint with the three Outlook checks, DNS, days left and status;
 each problem's reason and fix follow beneath its row. Colour only on a TTY.
+
+Every value from a certificate, the directory or a peer (a server name, a URL, a
+message quoting a certificate's names, a fix) passes ``terminal_safe`` before it is
+measured or printed: a SAN's ``ESC[2J`` prints as ``\\x1b[2J``. The table's own
+colour codes are added after, around the escaped row.
 """
 
 from __future__ import annotations
 
 from exporter.evaluate.outcome import Check, Status
+from exporter.render.textsafe import terminal_safe
 from exporter.snapshot import EndpointReport, Snapshot
 
 _COLOURS = {Status.OK: "32", Status.WARNING: "33", Status.CRITICAL: "31", Status.UNKNOWN: "35"}
@@ -38,9 +44,9 @@ def _row(report: EndpointReport) -> list[str]:
     endpoint = verdict.probe.endpoint
     checks = verdict.checks
     return [
-        endpoint.server.name,
+        terminal_safe(endpoint.server.name),
         endpoint.component.value,
-        endpoint.url,
+        terminal_safe(endpoint.url),
         _MARKS[checks[Check.NAME_MATCH].ok],
         _MARKS[checks[Check.ISSUER_TRUSTED].ok],
         _MARKS[checks[Check.DATE_VALID].ok],
@@ -73,10 +79,12 @@ def render_table(snapshot: Snapshot, colour: bool = False) -> str:
         if not status.success:
             stale = ", using the last good inventory" if status.stale else ""
             lines.append(
-                f"discovery {status.source} FAILING ({status.reason}{stale}): {status.error}"
+                terminal_safe(
+                    f"discovery {status.source} FAILING ({status.reason}{stale}): {status.error}"
+                )
             )
     if snapshot.dns.message:
-        lines.append(f"dns FAILING: {snapshot.dns.message}")
+        lines.append(f"dns FAILING: {terminal_safe(snapshot.dns.message)}")
     count = len(snapshot.endpoints)
     lines.append(f"{count} endpoint{'' if count == 1 else 's'}: {summary or 'none found'}")
     return "\n".join(lines) + "\n"
@@ -87,7 +95,7 @@ def _nothing(snapshot: Snapshot) -> str:
     failing = [d for d in snapshot.discovery if not d.success]
     if failing:
         why = "; ".join(f"discovery {d.source} failed ({d.reason}): {d.error}" for d in failing)
-        return f"No endpoints to report: {why}\n"
+        return f"No endpoints to report: {terminal_safe(why)}\n"
     return "No endpoints to report: the inventory (servers: or ldap:) lists no internal URL.\n"
 
 
@@ -101,4 +109,4 @@ def _details(report: EndpointReport) -> list[str]:
         out.append(f"    hygiene ({advisory.reason}): {advisory.message}")
     for step in report.remediation.steps:
         out.append(f"    fix ({step.kind.value}): {step.text}")
-    return out
+    return [terminal_safe(line) for line in out]
