@@ -40,11 +40,20 @@ class Component(StrEnum):
         return self.value in ("backend", "auth_certificate")
 
     @property
+    def service(self) -> str | None:
+        """The service a certificate is bound to for this component, as
+        ``Enable-ExchangeCertificate -Services`` names it: one certificate per server
+        and service serves every name the service is reached by. None for the back
+        end and the Auth certificate, which are bound otherwise."""
+        return _SERVICES.get(self.value, None if self.is_servers_own else "IIS")
+
+    @property
     def is_virtual_directory(self) -> bool:
         """One of the HTTPS URLs Outlook is given (KB 940726's and its cousins)."""
         return self not in _BEYOND_HTTPS
 
 
+_SERVICES = {"smtp": "SMTP", "smtp_submission": "SMTP", "imap": "IMAP", "pop": "POP"}
 _BEYOND_HTTPS = frozenset({"smtp", "smtp_submission", "imap", "pop", "backend", "auth_certificate"})
 
 

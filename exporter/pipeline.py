@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from exporter.certfacts import parse_chain
 from exporter.config import Config
 from exporter.discovery.sources import Discoverer
-from exporter.evaluate.consistency import evaluate_consistency
 from exporter.evaluate.outcome import Status, worst
 from exporter.evaluate.verdict import evaluate_endpoint
 from exporter.model import Endpoint
@@ -25,7 +24,7 @@ from exporter.probe.dns import DnsResolver
 from exporter.probe.results import ProbeSettings
 from exporter.probe.runner import probe_all
 from exporter.probe.tls import TlsClient
-from exporter.remediation import build_remediation, suggest_for
+from exporter.remediation import plan_organisation, remediation_for
 from exporter.remediation.names_plan import plan_names
 from exporter.snapshot import DnsHealth, EndpointReport, Snapshot
 
@@ -68,21 +67,20 @@ def run_cycle(
         config.aia,
         config.revocation,
     )
-    verdicts = evaluate_consistency(
-        [evaluate_endpoint(p, config.trust.store, config.thresholds, now, chains) for p in probes]
+    judged = [
+        evaluate_endpoint(p, config.trust.store, config.thresholds, now, chains) for p in probes
+    ]
+    # The names a fix may move a URL to are asked at once, like the probes', so the
+    # plan's what-if knows what each resolves to.
+    verdicts, plan = plan_organisation(
+        judged, resolver.answers, config.trust.store, config.thresholds, now, chains
     )
-    # The names remediation checks (the certificate's), asked at once like the probes'.
-    hosts = [suggest_for(v) for v in verdicts]
-    resolver.resolve_all(host for host in hosts if host)
-    reports = tuple(
-        EndpointReport(v, build_remediation(v, resolver.lookup(host) if host else None))
-        for v, host in zip(verdicts, hosts, strict=True)
-    )
+    reports = tuple(EndpointReport(v, remediation_for(plan, v)) for v in verdicts)
     status = worst([r.status for r in reports]) if reports else Status.UNKNOWN
     duration = time.monotonic() - start
     dns = dns_health(resolver)
     names = plan_names(verdicts)
-    return Snapshot(reports, inventory.statuses, started_at, duration, status, dns, names)
+    return Snapshot(reports, inventory.statuses, started_at, duration, status, dns, names, plan)
 
 
 def dns_health(resolver: DnsResolver) -> DnsHealth:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from exporter.evaluate.outcome import Status
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import DiscoveryStatus
-from exporter.remediation import Remediation
+from exporter.remediation import Plan, Remediation
 from exporter.remediation.names_plan import NamesPlan
 
 
@@ -54,6 +54,7 @@ class Snapshot:
         status: the worst endpoint status; UNKNOWN when nothing was found to probe.
         dns: how the internal DNS servers answered.
         names_plan: the names clients are given, for the next certificate request.
+        plan: the fixes, per server, proven by the what-if (remediation/plan.py).
     """
 
     endpoints: tuple[EndpointReport, ...]
@@ -63,6 +64,7 @@ class Snapshot:
     status: Status
     dns: DnsHealth = field(default_factory=DnsHealth)
     names_plan: NamesPlan = field(default_factory=lambda: NamesPlan((), None))
+    plan: Plan = field(default_factory=Plan)
 
     @property
     def counts(self) -> dict[Status, int]:

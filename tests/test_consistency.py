@@ -76,11 +76,21 @@ def test_a_server_left_on_the_old_certificate(
         thumb = new.cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - a thumbprint
         message = report.verdict.checks[Check.CONSISTENT].message or ""
         assert "mail.contoso.com:" in message
-        assert "EXCH01, EXCH03 present the newest" in message
-        assert thumb in message
+        assert f"the one to deploy is {thumb}, presented by EXCH01, EXCH03" in message
+        assert "the longest of the 2 healthy ones" in message
+        # Got from a server that has it, then enabled.
         assert [s.text for s in report.remediation.steps] == [
-            f"Enable-ExchangeCertificate -Server EXCH02 -Thumbprint {thumb} -Services IIS"
+            "$password = Read-Host -AsSecureString -Prompt 'A password to protect the "
+            "exported certificate in transit'; $pfx = Export-ExchangeCertificate -Server "
+            f"'EXCH01' -Thumbprint '{thumb}' -BinaryEncoded -Password $password; "
+            "Import-ExchangeCertificate -Server 'EXCH02' -FileData $pfx.FileData "
+            "-Password $password",
+            f"Enable-ExchangeCertificate -Server 'EXCH02' -Thumbprint '{thumb}' -Services 'IIS'",
         ]
+        assert report.remediation.steps[0].guard == (
+            f"(Get-ExchangeCertificate -Server 'EXCH02' -Thumbprint '{thumb}' "
+            "-ErrorAction 'SilentlyContinue')"
+        )
 
 
 def test_one_certificate_everywhere_and_alone_in_its_namespace(

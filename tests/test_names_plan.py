@@ -36,9 +36,9 @@ IP = (
     "URL to a public name the certificate carries, with split DNS (KB 940726)"
 )
 REQUEST = (
-    'New-ExchangeCertificate -GenerateRequest -SubjectName "cn=mail.contoso.com" '
-    "-DomainName mail.contoso.com -PrivateKeyExportable $true "
-    '-RequestFile "\\\\exch01.contoso.local\\c`$\\mail.contoso.com.req"'
+    "New-ExchangeCertificate -GenerateRequest -SubjectName 'cn=mail.contoso.com' "
+    "-DomainName 'mail.contoso.com' -PrivateKeyExportable $true -KeySize 2048 "
+    "-RequestFile '\\\\exch01.contoso.local\\c$\\mail.contoso.com.req'"
 )
 
 

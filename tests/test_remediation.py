@@ -1,6 +1,8 @@
 """Remediation: the KB 940726 steps, filled in for the server and component, asserted
 command by command. Remediation is pure, so these tests feed it probe facts
-directly (as a probe would return them) and compare exact text."""
+directly (as a probe would return them), plan one server's organisation and compare
+exact text. Every value from outside is a single-quoted literal
+(remediation/command.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from exporter.config import Thresholds
 from exporter.evaluate.verdict import evaluate_endpoint
 from exporter.model import Component, Endpoint, ExchangeVersion, Server
 from exporter.probe.results import DnsAnswer, DnsReason, ProbeResult, TlsReason, TlsResult
-from exporter.remediation import StepKind, build_remediation, suggest_for
-from exporter.remediation.kb940726 import ps_quote, set_url_command
+from exporter.remediation import StepKind, plan_organisation, remediation_for
+from exporter.remediation.command import render
+from exporter.remediation.kb940726 import set_url_command
 from exporter.truststore import TrustStore
 from tests.pki import CA, NOW, Issued
 
@@ -52,69 +55,70 @@ def remediate(
         ),
     )
     verdict = evaluate_endpoint(probe, STORE, Thresholds(), NOW)
-    host = suggest_for(verdict)
-    answer = None
-    if host:
+
+    def lookup(hosts):
         reason = DnsReason.OK if suggested_dns else DnsReason.NXDOMAIN
-        answer = DnsAnswer(host, suggested_dns, reason)
-    return build_remediation(verdict, answer)
+        return {h: DnsAnswer(h, suggested_dns, reason) for h in hosts}
+
+    verdicts, plan = plan_organisation([verdict], lookup, STORE, Thresholds(), NOW, {})
+    return remediation_for(plan, verdicts[0])
 
 
 KB_STEPS = [
     (
         Component.AUTODISCOVER,
         "https://exch01.contoso.local/autodiscover/autodiscover.xml",
-        "Set-ClientAccessServer -Identity EXCH01 -AutodiscoverServiceInternalUri "
-        "https://mail.contoso.com/autodiscover/autodiscover.xml",
+        "Set-ClientAccessServer -Identity 'EXCH01' -AutodiscoverServiceInternalUri "
+        "'https://mail.contoso.com/autodiscover/autodiscover.xml'",
     ),
     (
         Component.EWS,
         "https://exch01.contoso.local/ews/exchange.asmx",
-        'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
-        "-InternalUrl https://mail.contoso.com/ews/exchange.asmx",
+        "Set-WebServicesVirtualDirectory -Identity 'EXCH01\\EWS (Default Web Site)' "
+        "-InternalUrl 'https://mail.contoso.com/ews/exchange.asmx'",
     ),
     (
         Component.OAB,
         "https://exch01.contoso.local/oab",
-        'Set-OABVirtualDirectory -Identity "EXCH01\\OAB (Default Web Site)" '
-        "-InternalUrl https://mail.contoso.com/oab",
+        "Set-OABVirtualDirectory -Identity 'EXCH01\\OAB (Default Web Site)' "
+        "-InternalUrl 'https://mail.contoso.com/oab'",
     ),
     (
         Component.UM,
         "https://exch01.contoso.local/unifiedmessaging/service.asmx",
-        'Set-UMVirtualDirectory -Identity "EXCH01\\UnifiedMessaging (Default Web Site)" '
-        "-InternalUrl https://mail.contoso.com/unifiedmessaging/service.asmx",
+        "Set-UMVirtualDirectory -Identity 'EXCH01\\UnifiedMessaging (Default Web Site)' "
+        "-InternalUrl 'https://mail.contoso.com/unifiedmessaging/service.asmx'",
     ),
     (
         Component.OWA,
         "https://exch01.contoso.local/owa",
-        'Set-OwaVirtualDirectory -Identity "EXCH01\\owa (Default Web Site)" '
-        "-InternalUrl https://mail.contoso.com/owa",
+        "Set-OwaVirtualDirectory -Identity 'EXCH01\\owa (Default Web Site)' "
+        "-InternalUrl 'https://mail.contoso.com/owa'",
     ),
     (
         Component.ECP,
         "https://exch01.contoso.local/ecp",
-        'Set-EcpVirtualDirectory -Identity "EXCH01\\ecp (Default Web Site)" '
-        "-InternalUrl https://mail.contoso.com/ecp",
+        "Set-EcpVirtualDirectory -Identity 'EXCH01\\ecp (Default Web Site)' "
+        "-InternalUrl 'https://mail.contoso.com/ecp'",
     ),
     (
         Component.EAS,
         "https://exch01.contoso.local/Microsoft-Server-ActiveSync",
         "Set-ActiveSyncVirtualDirectory -Identity "
-        '"EXCH01\\Microsoft-Server-ActiveSync (Default Web Site)" '
-        "-InternalUrl https://mail.contoso.com/Microsoft-Server-ActiveSync",
+        "'EXCH01\\Microsoft-Server-ActiveSync (Default Web Site)' "
+        "-InternalUrl 'https://mail.contoso.com/Microsoft-Server-ActiveSync'",
     ),
     (
         Component.MAPI,
         "https://exch01.contoso.local/mapi",
-        'Set-MapiVirtualDirectory -Identity "EXCH01\\mapi (Default Web Site)" '
-        "-InternalUrl https://mail.contoso.com/mapi",
+        "Set-MapiVirtualDirectory -Identity 'EXCH01\\mapi (Default Web Site)' "
+        "-InternalUrl 'https://mail.contoso.com/mapi'",
     ),
     (
         Component.OUTLOOK_ANYWHERE,
         "exch01.contoso.local",
-        'Set-OutlookAnywhere -Identity "EXCH01\\Rpc (Default Web Site)" '
-        "-InternalHostname mail.contoso.com -InternalClientsRequireSsl $true",
+        "Set-OutlookAnywhere -Identity 'EXCH01\\Rpc (Default Web Site)' "
+        "-InternalHostname 'mail.contoso.com' -InternalClientsRequireSsl $true",
     ),
 ]
 
@@ -135,9 +139,9 @@ def test_autodiscover_also_recycles_the_app_pool() -> None:
     )
     assert [s.kind for s in fix.steps] == [StepKind.COMMAND, StepKind.IIS]
     assert fix.steps[1].text == (
-        "Invoke-Command -ComputerName exch01.contoso.local -ScriptBlock "
-        "{ Import-Module WebAdministration; Restart-WebAppPool -Name "
-        "MSExchangeAutodiscoverAppPool }"
+        "Invoke-Command -ComputerName 'exch01.contoso.local' -ScriptBlock "
+        "{ Import-Module -Name 'WebAdministration'; Restart-WebAppPool -Name "
+        "'MSExchangeAutodiscoverAppPool' }"
     )
 
 
@@ -150,24 +154,33 @@ def test_dns_step_when_certificate_name_is_not_in_internal_dns() -> None:
     fix = remediate(
         Component.EWS, "https://exch01.contoso.local/EWS/Exchange.asmx", suggested_dns=()
     )
-    assert [s.kind for s in fix.steps] == [StepKind.COMMAND, StepKind.DNS]
-    assert fix.steps[1].text == (
-        'Add-DnsServerResourceRecordA -ZoneName "contoso.com" -Name "mail" -IPv4Address 10.0.0.21'
+    # The record first: the moved URL needs it.
+    assert [s.kind for s in fix.steps] == [StepKind.DNS, StepKind.COMMAND]
+    assert fix.steps[0].text == (
+        "Add-DnsServerResourceRecordA -ZoneName 'contoso.com' -Name 'mail' "
+        "-IPv4Address '10.0.0.21'"
+    )
+    assert fix.steps[0].runs == (
+        "if ((Resolve-DnsName -Name 'mail.contoso.com' -Type 'A' -DnsOnly "
+        "-ErrorAction 'SilentlyContinue').IPAddress -notcontains '10.0.0.21') "
+        f"{{ {fix.steps[0].text} }}"
     )
 
 
 def test_dns_advice_when_certificate_name_points_elsewhere() -> None:
-    """No Add-DnsServerResourceRecordA here: a second A record would make round-robin."""
+    """No Add-DnsServerResourceRecordA here: a second A record would make round-robin.
+    And no command moves the URL onto a name that resolves elsewhere: the what-if
+    sees the new DNS finding, so the move is advice that says so."""
     fix = remediate(
         Component.EWS,
         "https://exch01.contoso.local/EWS/Exchange.asmx",
         suggested_dns=("203.0.113.7",),
     )
-    assert [s.kind for s in fix.steps] == [StepKind.COMMAND, StepKind.ADVICE]
-    assert (
-        "Point the internal record for mail.contoso.com at EXCH01 (10.0.0.21)" in fix.steps[1].text
-    )
-    assert "203.0.113.7" in fix.steps[1].comment
+    assert all(s.kind is StepKind.ADVICE for s in fix.steps)
+    assert "Add-DnsServerResourceRecord" not in " ".join(fix.texts)
+    move = fix.steps[0]
+    assert move.text.startswith("Not written as a command (the what-if finds it would cause")
+    assert "mail.contoso.com resolves to 203.0.113.7, not to EXCH01" in move.text
 
 
 @pytest.mark.parametrize(
@@ -187,7 +200,7 @@ def test_scp_cmdlet_by_version(version, cmdlet) -> None:
         "https://exch01.contoso.local/Autodiscover/Autodiscover.xml",
         version=version,
     )
-    assert fix.steps[0].text.startswith(f"{cmdlet} -Identity EXCH01 ")
+    assert fix.steps[0].text.startswith(f"{cmdlet} -Identity 'EXCH01' ")
 
 
 def test_um_on_2010_is_advice_not_a_missing_cmdlet() -> None:
@@ -244,7 +257,7 @@ def test_discovered_identity_is_quoted() -> None:
         identity='EWS (Intranet "Site" $x)',
     )
     assert fix.steps[0].text.startswith(
-        'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Intranet `"Site`" `$x)" '
+        "Set-WebServicesVirtualDirectory -Identity 'EXCH01\\EWS (Intranet \"Site\" $x)' "
     )
 
 
@@ -265,8 +278,10 @@ def test_untrusted_and_expired_get_their_own_advice() -> None:
         not_after=NOW - dt.timedelta(days=1),
     )
     fix = remediate(Component.EWS, "https://mail.contoso.com/EWS/Exchange.asmx", cert=expired)
-    assert "Enable-ExchangeCertificate -Server EXCH01" in fix.steps[0].text
-    assert expired.cert.not_valid_after_utc.strftime("%Y-%m-%d") in fix.steps[0].comment
+    renew = next(s for s in fix.steps if "Renew" in s.text)
+    assert "which has expired" in renew.text
+    assert "Enable-ExchangeCertificate -Server 'EXCH01' -Thumbprint <new thumbprint>" in renew.text
+    assert expired.cert.not_valid_after_utc.strftime("%Y-%m-%d") in renew.comment
 
 
 def test_port_is_kept_in_the_suggested_url() -> None:
@@ -274,19 +289,10 @@ def test_port_is_kept_in_the_suggested_url() -> None:
     assert fix.suggested_url == "https://mail.contoso.com:8443/EWS/Exchange.asmx"
 
 
-@pytest.mark.parametrize(
-    ("text", "quoted"),
-    [
-        ("EXCH01\\EWS (Default Web Site)", '"EXCH01\\EWS (Default Web Site)"'),
-        ('a"b', '"a`"b"'),
-        ("$env:x", '"`$env:x"'),
-        ("back`tick", '"back``tick"'),
-    ],
-)
-def test_ps_quote(text: str, quoted: str) -> None:
-    assert ps_quote(text) == quoted
-
-
-def test_set_url_command_quotes_unusual_values() -> None:
+def test_set_url_command_refuses_unusual_values() -> None:
+    """A URL with white space is not a valid InternalUrl: the command says why."""
     command = set_url_command("EXCH01", Component.EWS, None, "https://x.contoso.com/a b")
-    assert command.endswith('-InternalUrl "https://x.contoso.com/a b"')
+    assert render(command).endswith("-InternalUrl 'https://x.contoso.com/a b'")
+    from exporter.remediation.command import problems
+
+    assert "has white space" in next(problems(command))

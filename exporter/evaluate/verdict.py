@@ -17,14 +17,16 @@ from exporter.evaluate.authcert import read_auth_document
 from exporter.evaluate.chain import ChainJudgement, ChainKey, chain_key, judge_chain
 from exporter.evaluate.checks import (
     NO_CERTIFICATE,
+    NOT_EXPIRING,
     evaluate_date,
     evaluate_dns,
     evaluate_expiry,
     evaluate_validity,
 )
 from exporter.evaluate.names import evaluate_name
-from exporter.evaluate.outcome import Check, Outcome, Reason, Status, worst
+from exporter.evaluate.outcome import Check, Outcome, Reason, Status
 from exporter.evaluate.probe_ok import probe_outcome
+from exporter.evaluate.status import status_of
 from exporter.model import Component
 from exporter.probe.results import ProbeResult, TlsReason
 from exporter.truststore import TrustStore
@@ -46,8 +48,8 @@ class EndpointVerdict:
         status: the worst of all the above.
         advisories: hygiene warnings (``weak_signature``, ``weak_key``,
             ``long_validity``): each makes the status at least warning, never critical.
-        newest_in_namespace: when ``consistent`` is false, the newest leaf another
-            server of the namespace presents (what the fix enables); else None.
+        target_in_namespace: when ``consistent`` is false, the certificate the
+            namespace should present everywhere (evaluate/consistency.py); else None.
         auth_certificates: for ``auth_certificate``, every certificate the auth
             metadata document lists (``chain`` holds the one in use); else empty.
     """
@@ -63,7 +65,7 @@ class EndpointVerdict:
     status: Status
     evaluated_at: dt.datetime
     advisories: tuple[Outcome, ...] = ()
-    newest_in_namespace: CertificateFacts | None = None
+    target_in_namespace: CertificateFacts | None = None
     auth_certificates: tuple[CertificateFacts, ...] = ()
 
     @property
@@ -161,8 +163,8 @@ def evaluate_endpoint(
         chain_not_after=chain_not_after,
         expiry_status=expiry.status,
         expiry=expiry.outcome,
-        checks_status=_status(checks, advisories, Status.OK),
-        status=_status(checks, advisories, expiry.status),
+        checks_status=status_of(checks, advisories, Status.OK),
+        status=status_of(checks, advisories, expiry.status),
         evaluated_at=now,
         advisories=advisories,
     )
@@ -199,8 +201,8 @@ def _auth_verdict(
         chain_not_after=leaf.not_after if leaf else None,
         expiry_status=expiry.status,
         expiry=expiry.outcome,
-        checks_status=_status(checks, (), Status.OK),
-        status=_status(checks, (), expiry.status),
+        checks_status=status_of(checks, (), Status.OK),
+        status=status_of(checks, (), expiry.status),
         evaluated_at=now,
         auth_certificates=document.certificates,
     )
@@ -228,9 +230,6 @@ _AUTH_BY_DESIGN = Outcome.not_judged(
     "certificate of this request is judged on the autodiscover endpoint",
 )
 
-# False, yet Outlook goes on: a chain Windows completes over AIA; a namespace whose
-# servers present different certificates (the old one expires by surprise).
-_WARN_WHEN_FALSE = {Check.CHAIN_COMPLETE, Check.CONSISTENT}
 _CERTIFICATE_CHECKS = (
     Check.NAME_MATCH,
     Check.ISSUER_TRUSTED,
@@ -239,27 +238,13 @@ _CERTIFICATE_CHECKS = (
     Check.NOT_REVOKED,
     Check.CONSISTENT,
 )
-# Not judged, yet worth a warning: Outlook goes on, but something is wrong
-# (Exchange marks the certificate RevocationCheckFailure; ../shared/WINDOWS-TRUST.md),
-# or the exporter could not ask (the internal DNS did not answer). By check: a
-# reason can mean "not judged, and fine" on another (dns_match is null with
-# server_address_unknown when only the server's own name does not resolve).
-_WARN_WHEN_UNKNOWN = {
-    (Check.PROBE_OK, Reason.PLAIN_HTTP),
-    (Check.PROBE_OK, Reason.NO_INTERNAL_URL),
-    (Check.PROBE_OK, Reason.SERVER_ADDRESS_UNKNOWN),  # null only when DNS did not answer
-    (Check.NOT_REVOKED, Reason.REVOCATION_UNAVAILABLE),
-    (Check.NOT_REVOKED, Reason.CRL_EXPIRED),
-    (Check.DNS_MATCH, Reason.DNS_TIMEOUT),
-    (Check.DNS_MATCH, Reason.DNS_ERROR),
-}
 
 
 def amend(
     verdict: EndpointVerdict,
     check: Check,
     outcome: Outcome,
-    newest_in_namespace: CertificateFacts | None = None,
+    target_in_namespace: CertificateFacts | None = None,
 ) -> EndpointVerdict:
     """The verdict with one check decided later, across endpoints (``consistent``),
     and its statuses recomputed."""
@@ -267,25 +252,21 @@ def amend(
     return dataclasses.replace(
         verdict,
         checks=checks,
-        checks_status=_status(checks, verdict.advisories, Status.OK),
-        status=_status(checks, verdict.advisories, verdict.expiry_status),
-        newest_in_namespace=newest_in_namespace,
+        checks_status=status_of(checks, verdict.advisories, Status.OK),
+        status=status_of(checks, verdict.advisories, verdict.expiry_status),
+        target_in_namespace=target_in_namespace,
     )
 
 
-def _status(
-    checks: dict[Check, Outcome], advisories: tuple[Outcome, ...], expiry: Status
-) -> Status:
-    statuses = [expiry]
-    if advisories:
-        statuses.append(Status.WARNING)
-    if checks[Check.PROBE_OK].reason is Reason.INTERNAL_ERROR:
-        statuses.append(Status.UNKNOWN)
-    for check, outcome in checks.items():
-        if outcome.ok is None and (check, outcome.reason) in _WARN_WHEN_UNKNOWN:
-            statuses.append(Status.WARNING)
-        elif outcome.ok is False and outcome.reason is not Reason.INTERNAL_ERROR:
-            # A chain Windows completes over AIA still works for Outlook: a warning.
-            serious = check not in _WARN_WHEN_FALSE
-            statuses.append(Status.CRITICAL if serious else Status.WARNING)
-    return worst(statuses)
+def renewed(verdict: EndpointVerdict) -> EndpointVerdict:
+    """The verdict once its certificate is replaced by a fresh one of the same kind
+    (the what-if of rotating the Auth certificate, which Exchange makes for 5 years)."""
+    checks = {**verdict.checks, Check.DATE_VALID: Outcome.passed()}
+    return dataclasses.replace(
+        verdict,
+        checks=checks,
+        expiry=NOT_EXPIRING.outcome,
+        expiry_status=Status.OK,
+        checks_status=status_of(checks, verdict.advisories, Status.OK),
+        status=status_of(checks, verdict.advisories, Status.OK),
+    )

@@ -70,6 +70,12 @@ class DnsResolver:
             future = self._cache[name]
         return future.result()
 
+    def answers(self, hosts: Iterable[str]) -> dict[str, DnsAnswer]:
+        """Every name's answer, asked all at once (:meth:`resolve_all`), by name."""
+        wanted = list(hosts)
+        self.resolve_all(wanted)
+        return {_normal(host): self.lookup(host) for host in wanted}
+
     def resolve_all(self, hosts: Iterable[str]) -> dict[str, DnsAnswer]:
         """Look up every name not yet known and return the answers for ``hosts``.
         Names are asked in the order given, and each answer is published as soon as

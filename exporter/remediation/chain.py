@@ -1,6 +1,9 @@
-"""Fixes for the chain checks (an untrusted issuer, an incomplete chain, the wrong
-usage, revocation) and advice for the hygiene advisories. Pure, like the rest of
-remediation."""
+"""Advice for the chain checks (an untrusted issuer, an incomplete chain, the wrong
+usage, revocation), for a certificate that needs renewing, and for the hygiene
+advisories. Pure, like the rest of remediation. Binding a certificate another
+server holds is the plan's (remediation/plan.py), proven before it is printed;
+what is here needs a person: a new certificate, a CA, a Group Policy.
+"""
 
 from __future__ import annotations
 
@@ -8,100 +11,204 @@ from exporter.certfacts import CertificateFacts
 from exporter.evaluate.outcome import Check, Reason
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Endpoint
-from exporter.remediation.steps import Step, StepKind
-from exporter.remediation.surfaces import services_for
+from exporter.remediation.command import (
+    SWITCH,
+    Command,
+    Number,
+    Pipeline,
+    Placeholder,
+    Text,
+    Thumbprint,
+    Values,
+)
+from exporter.remediation.steps import Step, advise, finding
+
+
+def enable_command(server: str, thumbprint: Text | Placeholder, service: str) -> Command:
+    return Command(
+        "Enable-ExchangeCertificate",
+        (
+            ("Server", Text(server, "the server's name")),
+            ("Thumbprint", thumbprint),
+            ("Services", Values((Text(service),))),
+        ),
+    )
+
+
+def import_example(server: str) -> Command:
+    return Command(
+        "Import-ExchangeCertificate",
+        (
+            ("Server", Text(server, "the server's name")),
+            ("FileData", Placeholder("the .pfx file's bytes")),
+            ("Password", Placeholder("its password")),
+        ),
+    )
+
+
+NEW_THUMBPRINT = Placeholder("new thumbprint")
 
 
 def chain_steps(verdict: EndpointVerdict) -> list[Step]:
-    endpoint = verdict.probe.endpoint
     leaf = verdict.leaf
     steps: list[Step] = []
     issuer = verdict.checks[Check.ISSUER_TRUSTED]
     if issuer.ok is False and issuer.reason is not None:
-        steps.append(_issuer_step(endpoint, issuer.reason, leaf))
+        steps.append(_issuer_step(verdict, issuer.reason, leaf))
     if verdict.checks[Check.CHAIN_COMPLETE].ok is False:
-        steps.append(_issuer_step(endpoint, Reason.INCOMPLETE_CHAIN, leaf))
+        steps.append(_issuer_step(verdict, Reason.INCOMPLETE_CHAIN, leaf))
     revocation = verdict.checks[Check.NOT_REVOKED]
     if revocation.reason is not None and leaf is not None:
-        steps.append(_revocation_step(endpoint, revocation.reason, leaf))
-    newest = verdict.newest_in_namespace
-    if verdict.checks[Check.CONSISTENT].ok is False and newest is not None:
-        server = endpoint.server.name
-        steps.append(
-            Step(
-                StepKind.COMMAND,
-                f"Enable-ExchangeCertificate -Server {server} -Thumbprint {newest.thumbprint} "
-                f"-Services {services_for(endpoint.component)}",
-                f"{server}: serve the namespace's newest certificate, as the other servers "
-                f"do (import it first with Import-ExchangeCertificate -Server {server} if "
-                "it is not on this server)",
-            )
-        )
+        steps.append(_revocation_step(verdict, revocation.reason, leaf))
     return steps
 
 
-def _issuer_step(endpoint: Endpoint, reason: Reason, leaf: CertificateFacts | None) -> Step:
+def _replace_with_new(endpoint: Endpoint) -> tuple[Command, Command]:
+    server, service = endpoint.server.name, endpoint.component.service or "IIS"
+    return import_example(server), enable_command(server, NEW_THUMBPRINT, service)
+
+
+def _issuer_step(verdict: EndpointVerdict, reason: Reason, leaf: CertificateFacts | None) -> Step:
+    endpoint = verdict.probe.endpoint
     server = endpoint.server.name
-    thumb = leaf.thumbprint if leaf else "<thumbprint>"
+    thumb = leaf.thumbprint if leaf else "(none)"
+    check = "chain_complete" if reason is Reason.INCOMPLETE_CHAIN else "issuer_trusted"
+    comment = f"{server}: the issuer is not trusted ({reason.value})"
+    addresses = (finding(verdict, check),)
     if reason is Reason.SELF_SIGNED:
-        text = (
-            f"Replace the self-signed certificate on {server}: request one from your "
-            f"enterprise or a public CA for the names clients use, import it with "
-            f"Import-ExchangeCertificate -Server {server}, then "
-            f"Enable-ExchangeCertificate -Server {server} -Thumbprint <new thumbprint> "
-            f"-Services {services_for(endpoint.component)}"
+        return advise(
+            "Replace the self-signed certificate on {}: request one from your enterprise "
+            "or a public CA for the names clients use, import it with {}, then {}",
+            server,
+            *_replace_with_new(endpoint),
+            comment=comment,
+            addresses=addresses,
         )
-    elif reason is Reason.INCOMPLETE_CHAIN:
-        text = (
-            f"Install the issuing intermediate CA certificate on {server} "
-            f"(Import-Certificate -FilePath <intermediate.cer> "
-            f"-CertStoreLocation Cert:\\LocalMachine\\CA) and restart IIS (iisreset) "
-            f"so the server sends the whole chain"
+    if reason is Reason.INCOMPLETE_CHAIN:
+        install = Command(
+            "Import-Certificate",
+            (
+                ("FilePath", Placeholder("intermediate.cer")),
+                ("CertStoreLocation", Text("Cert:\\LocalMachine\\CA")),
+            ),
         )
-    elif reason is Reason.WRONG_USAGE:
-        text = (
-            f"Certificate {thumb} on {server} (or a CA above it) is not valid for server "
+        return advise(
+            "Install the issuing intermediate CA certificate on {} ({}) and restart IIS "
+            "(iisreset) so the server sends the whole chain",
+            server,
+            install,
+            comment=comment,
+            addresses=addresses,
+        )
+    if reason is Reason.WRONG_USAGE:
+        return advise(
+            "Certificate {} on {} (or a CA above it) is not valid for server "
             "authentication: request a new one from a template whose Application Policies "
             "include Server Authentication (the Web Server template), from a CA allowed to "
-            f"issue it, import it with Import-ExchangeCertificate -Server {server}, then "
-            f"Enable-ExchangeCertificate -Server {server} -Thumbprint <new thumbprint> "
-            f"-Services {services_for(endpoint.component)}"
+            "issue it, import it with {}, then {}",
+            thumb,
+            server,
+            *_replace_with_new(endpoint),
+            comment=comment,
+            addresses=addresses,
         )
-    elif reason in (Reason.UNTRUSTED_ROOT, Reason.UNKNOWN_ISSUER):
-        text = (
+    if reason in (Reason.UNTRUSTED_ROOT, Reason.UNKNOWN_ISSUER):
+        return advise(
             "Distribute the issuing root CA to domain-joined clients through Group Policy: "
             "certutil -dspublish -f <root-ca.cer> RootCA (or Computer Configuration > "
             "Windows Settings > Security Settings > Public Key Policies > Trusted Root "
-            "Certification Authorities)"
+            "Certification Authorities)",
+            comment=comment,
+            addresses=addresses,
         )
-    else:
-        text = (
-            f"Check the chain of certificate {thumb} on {server} with "
-            f"certutil -verify -urlfetch and replace what is invalid"
-        )
-    return Step(StepKind.ADVICE, text, f"{server}: the issuer is not trusted ({reason.value})")
+    return advise(
+        "Check the chain of certificate {} on {} with certutil -verify -urlfetch and "
+        "replace what is invalid",
+        thumb,
+        server,
+        comment=comment,
+        addresses=addresses,
+    )
 
 
-def _revocation_step(endpoint: Endpoint, reason: Reason, leaf: CertificateFacts) -> Step:
+def _revocation_step(verdict: EndpointVerdict, reason: Reason, leaf: CertificateFacts) -> Step:
+    endpoint = verdict.probe.endpoint
     server = endpoint.server.name
+    addresses = (finding(verdict, "not_revoked"),)
     if reason is Reason.REVOKED:
-        return Step(
-            StepKind.ADVICE,
-            f"A certificate of the chain {server} sends is revoked: request a new certificate "
-            f"for {server} from a CA that is not revoked, import it with "
-            f"Import-ExchangeCertificate -Server {server}, then Enable-ExchangeCertificate "
-            f"-Server {server} -Thumbprint <new thumbprint> -Services "
-            f"{services_for(endpoint.component)}, and remove "
-            f"{leaf.thumbprint}",
-            f"{server}: revoked certificate",
+        return advise(
+            "A certificate of the chain {} sends is revoked: request a new certificate for "
+            "{} from a CA that is not revoked, import it with {}, then {}, and remove {}",
+            server,
+            server,
+            *_replace_with_new(endpoint),
+            leaf.thumbprint,
+            comment=f"{server}: revoked certificate",
+            addresses=addresses,
         )
-    return Step(
-        StepKind.ADVICE,
+    return advise(
         "On the CA that issued the chain, publish a fresh CRL (certutil -crl) and make "
         "its CRL distribution points reachable from clients; check with certutil -verify "
-        f"-urlfetch on certificate {leaf.thumbprint}. Exchange marks the certificate "
+        "-urlfetch on certificate {}. Exchange marks the certificate "
         "RevocationCheckFailure until it can check",
-        f"{server}: revocation could not be checked ({reason.value})",
+        leaf.thumbprint,
+        comment=f"{server}: revocation could not be checked ({reason.value})",
+        addresses=addresses,
+    )
+
+
+def renew_step(verdict: EndpointVerdict) -> Step | None:
+    """Advice to renew the leaf (or the chain) when it is out of date or expiring
+    and the plan binds nothing healthier in its place."""
+    endpoint, leaf = verdict.probe.endpoint, verdict.leaf
+    if leaf is None or not verdict.out_of_date:
+        return None
+    server = endpoint.server.name
+    addresses = tuple(
+        finding(verdict, check)
+        for check, failed in (
+            ("date_valid", verdict.checks[Check.DATE_VALID].ok is False),
+            ("expiry", verdict.expiring),
+        )
+        if failed
+    )
+    if verdict.expiry.reason is Reason.CHAIN_EXPIRES_SOON:
+        return advise(
+            "An intermediate or root certificate in the chain {} sends expires soon: "
+            "install its renewed CA certificate on {} (Cert:\\LocalMachine\\CA) or "
+            "re-issue certificate {} from a current CA",
+            server,
+            server,
+            leaf.thumbprint,
+            comment=f"{server}: chain certificate expiring",
+            addresses=addresses,
+        )
+    expired = verdict.checks[Check.DATE_VALID].reason is Reason.EXPIRED
+    request = Pipeline(
+        (
+            Command(
+                "Get-ExchangeCertificate",
+                (
+                    ("Server", Text(server, "the server's name")),
+                    ("Thumbprint", Thumbprint(leaf.thumbprint)),
+                ),
+            ),
+            Command(
+                "New-ExchangeCertificate",
+                (("GenerateRequest", SWITCH), ("KeySize", Number(2048))),
+            ),
+        )
+    )
+    service = endpoint.component.service or "IIS"
+    return advise(
+        "Renew certificate {}, which {} on {} ({}), for a CA certificate, then {}",
+        leaf.thumbprint,
+        "has expired" if expired else "expires soon",
+        server,
+        request,
+        enable_command(server, NEW_THUMBPRINT, service),
+        comment=f"{server}: certificate valid until {leaf.not_after:%Y-%m-%d}",
+        addresses=addresses,
     )
 
 
@@ -119,11 +226,13 @@ def hygiene_steps(verdict: EndpointVerdict) -> list[Step]:
     if not wanted or leaf is None:
         return []
     return [
-        Step(
-            StepKind.ADVICE,
-            f"When certificate {leaf.thumbprint} on {server} (or the CA above it) is next "
-            f"renewed, issue it with {' and '.join(wanted)}: Outlook accepts it today, "
-            "public CAs and stricter clients do not",
-            f"{server}: certificate hygiene",
+        advise(
+            "When certificate {} on {} (or the CA above it) is next renewed, issue it with "
+            "{}: Outlook accepts it today, public CAs and stricter clients do not",
+            leaf.thumbprint,
+            server,
+            " and ".join(wanted),
+            comment=f"{server}: certificate hygiene",
+            addresses=tuple(finding(verdict, f"advisory:{c.value}") for c in codes if c),
         )
     ]

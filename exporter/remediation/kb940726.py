@@ -1,8 +1,8 @@
 """The KB 940726 steps as data: which Exchange Management Shell command sets each
 component's internal URL (Microsoft KB 940726; ../shared/EXCHANGE.md).
 
-Alerts, the page, the report and the Nagios output all take their command text
-from here, through build_remediation().
+Commands are data (remediation/command.py); the plan (remediation/plan.py) decides
+which of them an organisation needs and proves them before they are printed.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exporter.model import Component, ExchangeVersion
+from exporter.remediation.command import Arg, Block, Command, Flag, Host, Text, Url
 
 
 @dataclass(frozen=True)
@@ -21,15 +22,14 @@ class UrlSetter:
         vdir: the virtual directory's default name; the Identity is
             ``SERVER\\<vdir> (Default Web Site)``. None for the SCP (Identity = server).
         parameter: the parameter that takes the new value.
-        host_only: the value is a host name, not a URL (Outlook Anywhere).
-        extra: parameters that always go with it.
+        host_only: the value is a host name, not a URL (Outlook Anywhere), and
+            ``-InternalClientsRequireSsl $true`` goes with it.
     """
 
     cmdlet: str
     vdir: str | None
     parameter: str
     host_only: bool = False
-    extra: str = ""
 
 
 SETTERS: dict[Component, UrlSetter] = {
@@ -50,7 +50,6 @@ SETTERS: dict[Component, UrlSetter] = {
         "Rpc",
         "InternalHostname",
         host_only=True,
-        extra=" -InternalClientsRequireSsl $true",
     ),
 }
 
@@ -64,12 +63,6 @@ def setter_for(component: Component, version: ExchangeVersion | None) -> UrlSett
         # Set-ClientAccessServer is deprecated from Exchange 2016 on; same parameters.
         return UrlSetter("Set-ClientAccessService", None, setter.parameter)
     return setter
-
-
-def ps_quote(text: str) -> str:
-    """A PowerShell double-quoted string literal (backtick escapes ", $ and `)."""
-    escaped = "".join("`" + ch if ch in '`"$' else ch for ch in text)
-    return f'"{escaped}"'
 
 
 def identity(server: str, component: Component, vdir_name: str | None) -> str:
@@ -86,25 +79,43 @@ def set_url_command(
     version: ExchangeVersion | None,
     value: str,
     vdir_name: str | None = None,
-) -> str:
+) -> Command:
+    """The cmdlet that moves ``component``'s internal URL (or Outlook Anywhere's host)."""
     setter = setter_for(component, version)
-    ident = identity(server, component, vdir_name)
-    # The KB writes vdir identities quoted and the SCP's bare; anything unusual is quoted.
-    ident_text = ps_quote(ident) if setter.vdir is not None else ps_arg(ident)
-    return (
-        f"{setter.cmdlet} -Identity {ident_text} -{setter.parameter} {ps_arg(value)}{setter.extra}"
+    what = "the virtual directory" if setter.vdir is not None else "the server's name"
+    new: Text = (
+        Host(value, "the new internal host name")
+        if setter.host_only
+        else Url(value, "the new internal URL")
+    )
+    params: list[tuple[str, Arg]] = [
+        ("Identity", Text(identity(server, component, vdir_name), what)),
+        (setter.parameter, new),
+    ]
+    if setter.host_only:
+        # Outlook Anywhere's internal clients: https (EXCHANGE.md).
+        params.append(("InternalClientsRequireSsl", Flag(True)))
+    return Command(setter.cmdlet, tuple(params))
+
+
+def restart_remotely(server_fqdn: str, *statements: Command) -> Command:
+    """``statements`` run on the server itself (app pools and services are local)."""
+    return Command(
+        "Invoke-Command",
+        (
+            ("ComputerName", Host(server_fqdn, "the server's FQDN")),
+            ("ScriptBlock", Block(statements)),
+        ),
     )
 
 
-def ps_arg(text: str) -> str:
-    """A bare argument when it is plainly safe, else a quoted string."""
-    if text and all(ch.isalnum() or ch in "-._:/\\" for ch in text):
-        return text
-    return ps_quote(text)
-
-
-def recycle_autodiscover_command(server_fqdn: str) -> str:
-    return (
-        f"Invoke-Command -ComputerName {server_fqdn} -ScriptBlock "
-        f"{{ Import-Module WebAdministration; Restart-WebAppPool -Name {AUTODISCOVER_APP_POOL} }}"
+def recycle_app_pools(server_fqdn: str, *pools: str) -> Command:
+    return restart_remotely(
+        server_fqdn,
+        Command("Import-Module", (("Name", Text("WebAdministration")),)),
+        *(Command("Restart-WebAppPool", (("Name", Text(pool)),)) for pool in pools),
     )
+
+
+def recycle_autodiscover_command(server_fqdn: str) -> Command:
+    return recycle_app_pools(server_fqdn, AUTODISCOVER_APP_POOL)

@@ -18,8 +18,19 @@ from dataclasses import dataclass
 
 from exporter.evaluate.names import covers
 from exporter.evaluate.verdict import EndpointVerdict
+from exporter.hostnames import is_fqdn
 from exporter.model import is_ip_literal, parse_url
-from exporter.remediation.kb940726 import ps_quote
+from exporter.remediation.command import (
+    SWITCH,
+    Command,
+    Flag,
+    Host,
+    Number,
+    Text,
+    Values,
+    problems,
+    render,
+)
 
 # Suffixes no public CA issues for: RFC 6762 (.local), RFC 2606 and RFC 6761, the
 # home.arpa of RFC 8375, and the private suffixes AD deployments commonly chose.
@@ -132,15 +143,23 @@ def plan_names(verdicts: Sequence[EndpointVerdict]) -> NamesPlan:
 
 
 def _request(names: tuple[PlannedName, ...], verdicts: Sequence[EndpointVerdict]) -> str | None:
-    public = [n for n in names if n.public_ok and not n.name.startswith("*")]
+    public = [n for n in names if n.public_ok and is_fqdn(n.name)]
     if not public:
         return None
     subject = max(public, key=lambda n: (len(n.uses), -names.index(n)))
     ordered = [subject.name] + [n.name for n in public if n is not subject]
     server = verdicts[0].probe.endpoint.server.fqdn if verdicts else "EXCH01"
-    request_file = ps_quote(f"\\\\{server}\\c$\\{subject.name}.req")
-    return (
-        f'New-ExchangeCertificate -GenerateRequest -SubjectName "cn={subject.name}" '
-        f"-DomainName {','.join(ordered)} -PrivateKeyExportable $true "
-        f"-RequestFile {request_file}"
+    request = Command(
+        "New-ExchangeCertificate",
+        (
+            ("GenerateRequest", SWITCH),
+            ("SubjectName", Text(f"cn={subject.name}", "the subject")),
+            ("DomainName", Values(tuple(Host(name) for name in ordered))),
+            ("PrivateKeyExportable", Flag(True)),
+            ("KeySize", Number(2048)),
+            ("RequestFile", Text(f"\\\\{server}\\c$\\{subject.name}.req", "the request file")),
+        ),
     )
+    if next(problems(request), None) is not None:
+        return None
+    return render(request)

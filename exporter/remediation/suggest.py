@@ -7,18 +7,16 @@ suggested: under ``*.contoso.com`` the server's short name is proposed instead.
 
 from __future__ import annotations
 
-import re
-
 from exporter.certfacts import CertificateFacts
 from exporter.evaluate.names import covers
+from exporter.hostnames import is_fqdn
 from exporter.model import Endpoint, parse_url
-
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 def is_plain_hostname(name: str) -> bool:
-    """Safe to put in a command: LDH labels only, at least two of them, no wildcard."""
-    return bool(_HOSTNAME.match(name.lower().rstrip(".")))
+    """Safe to suggest: a valid DNS name (exporter/hostnames.py) of two labels or
+    more, no wildcard."""
+    return "*" not in name and is_fqdn(name)
 
 
 def suggest_host(endpoint: Endpoint, leaf: CertificateFacts) -> str | None:

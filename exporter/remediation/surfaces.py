@@ -26,19 +26,28 @@ from exporter.certfacts import CertificateFacts
 from exporter.evaluate.outcome import Check
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Component, Endpoint, ExchangeVersion
-from exporter.remediation.kb940726 import ps_quote
-from exporter.remediation.steps import Step, StepKind
+from exporter.remediation.chain import NEW_THUMBPRINT, enable_command
+from exporter.remediation.command import (
+    SWITCH,
+    Assign,
+    Command,
+    Compare,
+    Concat,
+    Flag,
+    Host,
+    Number,
+    Sub,
+    Text,
+    Thumbprint,
+    Values,
+    Var,
+)
+from exporter.remediation.kb940726 import recycle_app_pools, restart_remotely
+from exporter.remediation.steps import Finding, Step, StepKind, advise, finding, run
 
-# Enable-ExchangeCertificate's -Services value, by component.
-SERVICES = {
-    Component.SMTP: "SMTP",
-    Component.SMTP_SUBMISSION: "SMTP",
-    Component.IMAP: "IMAP",
-    Component.POP: "POP",
-}
-_SETTINGS = {
-    Component.IMAP: ("Set-ImapSettings", "MSExchangeIMAP4,MSExchangeIMAP4BE"),
-    Component.POP: ("Set-PopSettings", "MSExchangePOP3,MSExchangePOP3BE"),
+SETTINGS = {
+    Component.IMAP: ("Set-ImapSettings", ("MSExchangeIMAP4", "MSExchangeIMAP4BE")),
+    Component.POP: ("Set-PopSettings", ("MSExchangePOP3", "MSExchangePOP3BE")),
 }
 AUTH_SUBJECT = "cn=Microsoft Exchange Server Auth Certificate"
 AUTH_NAME = "Microsoft Exchange Server Auth Certificate"
@@ -47,7 +56,7 @@ _AUTH_POOLS = ("MSExchangeOWAAppPool", "MSExchangeECPAppPool")
 
 def services_for(component: Component) -> str:
     """What ``Enable-ExchangeCertificate -Services`` takes for this component."""
-    return SERVICES.get(component, "IIS")
+    return component.service or "IIS"
 
 
 def connector_identity(endpoint: Endpoint) -> str:
@@ -62,62 +71,123 @@ def connector_identity(endpoint: Endpoint) -> str:
     return f"{server}\\Default {server}" if legacy else f"{server}\\Default Frontend {server}"
 
 
+def certificate_name_steps(
+    endpoint: Endpoint, host: str, answers: tuple[Finding, ...]
+) -> list[Step]:
+    """IMAP and POP pick their certificate by name: point them at ``host`` and
+    restart their services (run after the certificate is enabled)."""
+    if endpoint.component not in SETTINGS:
+        return []
+    server = endpoint.server.name
+    cmdlet, services = SETTINGS[endpoint.component]
+    name = cmdlet[4:8].upper()
+    settings = Command(
+        cmdlet,
+        (
+            ("Server", Text(server, "the server's name")),
+            ("X509CertificateName", Host(host, "the host name clients use")),
+        ),
+    )
+    restart = restart_remotely(
+        endpoint.server.fqdn,
+        Command("Restart-Service", (("Name", Values(tuple(Text(s) for s in services))),)),
+    )
+    return [
+        run(
+            StepKind.COMMAND,
+            (settings,),
+            f"{server}: {cmdlet[4:]} picks the certificate that names {host}",
+            addresses=answers,
+            server=server,
+        ),
+        run(
+            StepKind.IIS,
+            (restart,),
+            f"{server}: the {name} services read the certificate at start",
+            addresses=answers,
+            server=server,
+        ),
+    ]
+
+
 def mail_steps(verdict: EndpointVerdict) -> list[Step]:
     """SMTP, IMAP, POP: a certificate that names the host clients are given, enabled
-    for the service (and named where Exchange picks it by name)."""
+    for the service (and named where Exchange picks it by name). Advice: which
+    certificate is the admin's choice unless the plan binds one another server has."""
     endpoint = verdict.probe.endpoint
     leaf = verdict.leaf
     wrong_name = verdict.checks[Check.NAME_MATCH].ok is False
-    if leaf is None or endpoint.target is None or not (wrong_name or expiring(verdict)):
+    if leaf is None or endpoint.target is None or not (wrong_name or verdict.out_of_date):
         return []
     server, host = endpoint.server.name, endpoint.target.host
     service = services_for(endpoint.component)
-    why = "does not name" if wrong_name else "expires or has expired; renew one that names"
+    expired = verdict.checks[Check.DATE_VALID].ok is False
+    why = (
+        "does not name"
+        if wrong_name
+        else (
+            "has expired; renew one that names" if expired else "expires soon; renew one that names"
+        )
+    )
+    checks = [
+        c
+        for c, bad in (
+            ("name_match", wrong_name),
+            ("date_valid", expired),
+            ("expiry", verdict.expiring),
+        )
+        if bad
+    ]
+    find = Command("Get-ExchangeCertificate", (("Server", Text(server, "the server's name")),))
     steps = [
-        Step(
-            StepKind.ADVICE,
-            f"The {service} certificate on {server} ({leaf.thumbprint}) {why} {host}: "
-            f"find or request one that does (Get-ExchangeCertificate -Server {server}), "
-            f"then Enable-ExchangeCertificate -Server {server} -Thumbprint <thumbprint> "
-            f"-Services {service}",
-            f"{server} {endpoint.component.value}: clients connect to {host}",
+        advise(
+            "The {} certificate on {} ({}) {} {}: find or request one that does ({}), then {}",
+            service,
+            server,
+            leaf.thumbprint,
+            why,
+            host,
+            find,
+            enable_command(server, NEW_THUMBPRINT, service),
+            comment=f"{server} {endpoint.component.value}: clients connect to {host}",
+            addresses=tuple(finding(verdict, c) for c in checks),
+            server=server,
         )
     ]
-    if endpoint.component in _SETTINGS:
-        cmdlet, services = _SETTINGS[endpoint.component]
-        steps.append(
-            Step(
-                StepKind.COMMAND,
-                f"{cmdlet} -Server {ps_quote(server)} -X509CertificateName {host}",
-                f"{server}: {cmdlet[4:]} picks the certificate that names {host}",
-            )
-        )
-        steps.append(
-            Step(
-                StepKind.COMMAND,
-                f"Invoke-Command -ComputerName {endpoint.server.fqdn} -ScriptBlock "
-                f"{{ Restart-Service {services} }}",
-                f"{server}: the {cmdlet[4:8].upper()} services read the certificate at start",
-            )
-        )
     smtp = endpoint.component in (Component.SMTP, Component.SMTP_SUBMISSION)
     if smtp and endpoint.tls_certificate_name:
-        steps.append(_connector_step(endpoint))
+        steps.append(connector_step(endpoint))
     return steps
 
 
-def _connector_step(endpoint: Endpoint) -> Step:
+def connector_step(endpoint: Endpoint) -> Step:
+    """A receive connector that names its certificate must name the new one."""
     connector = connector_identity(endpoint)
-    return Step(
-        StepKind.ADVICE,
-        f"The receive connector {connector} names its certificate "
-        f"({endpoint.tls_certificate_name}): name the new one, "
-        f"$c = Get-ExchangeCertificate -Server {endpoint.server.name} -Thumbprint <thumbprint>; "
-        f"Set-ReceiveConnector {ps_quote(connector)} -TlsCertificateName "
-        '"<I>$($c.Issuer)<S>$($c.Subject)"'
-        '; in hybrid do the same on the send connector "Outbound to Office 365" '
+    server = endpoint.server.name
+    find = Command(
+        "Get-ExchangeCertificate",
+        (("Server", Text(server, "the server's name")), ("Thumbprint", NEW_THUMBPRINT)),
+    )
+    name_it = Command(
+        "Set-ReceiveConnector",
+        (
+            ("Identity", Text(connector, "the receive connector")),
+            (
+                "TlsCertificateName",
+                Concat((Text("<I>"), Var("c", "Issuer"), Text("<S>"), Var("c", "Subject"))),
+            ),
+        ),
+    )
+    return advise(
+        "The receive connector {} names its certificate ({}): name the new one, {}; {}; "
+        'in hybrid do the same on the send connector "Outbound to Office 365" '
         "(Set-SendConnector) or run the Hybrid Configuration Wizard again",
-        f"{connector}: TlsCertificateName still names the old certificate",
+        connector,
+        endpoint.tls_certificate_name or "",
+        Assign("c", find),
+        name_it,
+        comment=f"{connector}: TlsCertificateName still names the old certificate",
+        server=server,
     )
 
 
@@ -127,16 +197,26 @@ def backend_steps(verdict: EndpointVerdict) -> list[Step]:
     if leaf is None:
         return []
     server = verdict.probe.endpoint.server
+    expired = verdict.checks[Check.DATE_VALID].ok is False
     return [
-        Step(
-            StepKind.ADVICE,
-            f"Renew the Exchange Back End certificate on {server.name} ({leaf.thumbprint}, "
-            f"valid until {leaf.not_after:%Y-%m-%d}): create a new self-signed certificate "
-            f"for {server.name} and {server.fqdn} with New-ExchangeCertificate -Server "
-            f"{server.name}, then in IIS Manager on {server.name} select it for the "
-            "'Exchange Back End' site's https binding on port 444; OWA, ECP, EWS and "
-            "MAPI fail for every user once it expires",
-            f"{server.name}: back end certificate",
+        advise(
+            "Renew the Exchange Back End certificate on {} ({}, {} {}): create "
+            "a new self-signed certificate for {} and {} with {}, then in IIS Manager on "
+            "{} select it for the 'Exchange Back End' site's https binding on port 444; "
+            "OWA, ECP, EWS and MAPI fail for every user once it expires",
+            server.name,
+            leaf.thumbprint,
+            "expired on" if expired else "valid until",
+            f"{leaf.not_after:%Y-%m-%d}",
+            server.name,
+            server.fqdn,
+            Command(
+                "New-ExchangeCertificate", (("Server", Text(server.name, "the server's name")),)
+            ),
+            server.name,
+            comment=f"{server.name}: back end certificate",
+            addresses=_date_findings(verdict),
+            server=server.name,
         )
     ]
 
@@ -150,39 +230,68 @@ def auth_steps(verdict: EndpointVerdict) -> list[Step]:
     if leaf is None:
         return []
     server = verdict.probe.endpoint.server
-    rotation = "; ".join(
-        (
-            f"$auth = New-ExchangeCertificate -KeySize 2048 -PrivateKeyExportable $true "
-            f'-SubjectName "{AUTH_SUBJECT}" -FriendlyName "{AUTH_NAME}" -DomainName @()',
-            "Set-AuthConfig -NewCertificateThumbprint $auth.Thumbprint "
-            "-NewCertificateEffectiveDate (Get-Date)",
-            "Set-AuthConfig -PublishCertificate",
-            "Set-AuthConfig -ClearPreviousCertificate",
-        )
+    answers = _date_findings(verdict)
+    rotation = (
+        _assign_new_auth_certificate(),
+        Command(
+            "Set-AuthConfig",
+            (
+                ("NewCertificateThumbprint", Var("auth", "Thumbprint")),
+                ("NewCertificateEffectiveDate", Sub(Command("Get-Date"))),
+            ),
+        ),
+        Command("Set-AuthConfig", (("PublishCertificate", SWITCH),)),
+        Command("Set-AuthConfig", (("ClearPreviousCertificate", SWITCH),)),
     )
-    pools = "; ".join(f"Restart-WebAppPool -Name {pool}" for pool in _AUTH_POOLS)
+    current = Sub(Command("Get-AuthConfig"), "CurrentCertificateThumbprint")
     return [
-        Step(
+        run(
             StepKind.COMMAND,
             rotation,
             f"rotate the Auth certificate ({leaf.thumbprint}, valid until "
             f"{leaf.not_after:%Y-%m-%d}) for the organisation; answer No when asked to "
             "replace the default SMTP certificate",
-            guard=f'(Get-AuthConfig).CurrentCertificateThumbprint -ne "{leaf.thumbprint}"',
+            done=Compare(current, "-ne", Thumbprint(leaf.thumbprint)),
+            addresses=answers,
         ),
-        Step(
+        run(
             StepKind.IIS,
-            f"Invoke-Command -ComputerName {server.fqdn} -ScriptBlock "
-            f"{{ Import-Module WebAdministration; {pools} }}",
+            (recycle_app_pools(server.fqdn, *_AUTH_POOLS),),
             f"OWA and ECP on {server.name} sign in with the new certificate",
+            addresses=answers,
+            server=server.name,
         ),
-        Step(
-            StepKind.ADVICE,
+        advise(
             "In hybrid, run the Hybrid Configuration Wizard again so Exchange Online "
             "trusts the new Auth certificate",
-            "hybrid only",
+            comment="hybrid only",
         ),
     ]
+
+
+def _assign_new_auth_certificate() -> Assign:
+    return Assign(
+        "auth",
+        Command(
+            "New-ExchangeCertificate",
+            (
+                ("KeySize", Number(2048)),
+                ("PrivateKeyExportable", Flag(True)),
+                ("SubjectName", Text(AUTH_SUBJECT)),
+                ("FriendlyName", Text(AUTH_NAME)),
+                ("DomainName", Values(())),
+            ),
+        ),
+    )
+
+
+def _date_findings(verdict: EndpointVerdict) -> tuple[Finding, ...]:
+    out = []
+    if verdict.checks[Check.DATE_VALID].ok is False:
+        out.append(finding(verdict, "date_valid"))
+    if verdict.expiring:
+        out.append(finding(verdict, "expiry"))
+    return tuple(out)
 
 
 def expiring(verdict: EndpointVerdict) -> CertificateFacts | None:

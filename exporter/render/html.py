@@ -40,6 +40,7 @@ pre{margin:0;padding:6px 8px;background:#20262e;color:#e8eaed;white-space:pre-wr
 button.copy{cursor:pointer;padding:4px 10px;border:1px solid #1f5fa8;background:#fff;color:#1f5fa8;border-radius:3px}
 .advice{margin:6px 0;padding:6px 8px;background:#fff7e0;border-left:3px solid #f2c037}
 .cert{margin:6px 0 0;color:#555;font-size:12px}
+.server{display:inline-block;min-width:6em;font-weight:700;color:#1f3b5a}
 tr.namespace td{background:#e4e9ef;border-top:2px solid #b9c3ce;font-size:13px}
 footer{padding:8px 24px 24px;color:#666}
 """

@@ -10,6 +10,7 @@ from typing import Any
 from exporter.certfacts import CertificateFacts
 from exporter.evaluate.checks import iso
 from exporter.evaluate.outcome import Check, Outcome
+from exporter.remediation import Step
 from exporter.snapshot import EndpointReport, Snapshot
 
 SCHEMA_VERSION = 1
@@ -72,9 +73,24 @@ def endpoint_json(report: EndpointReport) -> dict[str, Any]:
         "probe_duration_seconds": round(probe.duration, 6),
         "suggested_url": report.remediation.suggested_url,
         "remediation": report.remediation.texts,
-        "remediation_steps": [
-            {"kind": s.kind.value, "text": s.text, "comment": s.comment, "guard": s.guard}
-            for s in report.remediation.steps
+        "remediation_steps": [step_json(s) for s in report.remediation.steps],
+    }
+
+
+def step_json(step: Step) -> dict[str, Any]:
+    """One step of the plan: ``kind`` command, iis, dns or advice; ``text`` the
+    command (or the advice); ``guard`` true once it is done; ``server`` the section
+    that runs it (null: the organisation's, in every section that needs it);
+    ``addresses`` the findings it answers."""
+    return {
+        "kind": step.kind.value,
+        "text": step.text,
+        "comment": step.comment,
+        "guard": step.guard,
+        "server": step.server,
+        "addresses": [
+            {"server": f.server, "component": f.component, "url": f.url, "check": f.check}
+            for f in step.addresses
         ],
     }
 
@@ -121,6 +137,10 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
             "message": snapshot.dns.message,
         },
         "names_plan": names_plan_json(snapshot),
+        # Per server, the steps in the order its section runs them (remediation/plan.py).
+        "plan": {
+            server: [step_json(s) for s in steps] for server, steps in snapshot.plan.servers.items()
+        },
         "endpoints": [endpoint_json(r) for r in snapshot.endpoints],
     }
 

@@ -1,6 +1,7 @@
 """The page's groups: one namespace (URL host and port, as ``consistent`` defines it)
 with its certificate(s) shown once and its fixes listed once, instead of the same
-certificate and the same command under every URL. Namespaces come worst first,
+certificate and the same command under every URL. Its fixes are grouped by the
+server that runs them, the server named on each. Namespaces come worst first,
 and so do the rows within each; the inventory's order breaks ties.
 """
 
@@ -44,22 +45,28 @@ class Namespace:
         )
 
     def fixes(self, k: int) -> str:
-        """Each distinct step once, in the order of the rows that need it."""
-        steps: dict[str, Step] = {}
+        """The plan's steps for these endpoints, grouped by the server whose section
+        runs them, each labelled with that server; each distinct step once."""
+        by_server: dict[str, dict[str, Step]] = {}
         for report in self.reports:
+            own = report.verdict.probe.endpoint.server.name
             for step in report.remediation.steps:
-                steps.setdefault(step.text, step)
+                by_server.setdefault(step.server or own, {}).setdefault(step.text, step)
         parts = []
-        for n, step in enumerate(steps.values()):
-            if step.kind is StepKind.ADVICE:
-                parts.append(f'<div class="advice">{escape(step.text)}</div>')
-                continue
-            target = f"fix-{k}-{n}"
-            parts.append(
-                f'<div class="fix"><pre id="{target}">{escape(step.text)}</pre>'
-                f'<button class="copy" type="button" data-target="{target}">Copy</button>'
-                "</div>"
-            )
+        n = 0
+        for server, steps in by_server.items():
+            label = f'<span class="server">{escape(server)}</span>'
+            for step in steps.values():
+                if step.kind is StepKind.ADVICE:
+                    parts.append(f'<div class="advice">{label} {escape(step.text)}</div>')
+                    continue
+                target = f"fix-{k}-{n}"
+                n += 1
+                parts.append(
+                    f'<div class="fix">{label}<pre id="{target}">{escape(step.runs)}</pre>'
+                    f'<button class="copy" type="button" data-target="{target}">Copy</button>'
+                    "</div>"
+                )
         if not parts:
             return ""
         return f'<tr class="details fixes"><td colspan="11">{"".join(parts)}</td></tr>'

@@ -1,43 +1,25 @@
-"""``report --format powershell``: a reviewable .ps1 with every fix, one section per
-server that can run top to bottom, and twice. Within a server each distinct
-command appears once (several components often need the same DNS record), in the
-order that works: DNS records first (the KB 940726 fix assumes the name resolves),
-then the Exchange commands, then the application pool recycles; a step that would
-fail the second time runs only behind its guard (``Step.guard``). Advice that
-needs a human choice is left as a comment, never as code.
+"""``report --format powershell``: a reviewable .ps1, one section per server
+(remediation/plan.py), each of which runs on its own, top to bottom, and again.
+
+A section holds its server's steps in the plan's order: a certificate imported and
+enabled before a URL moves onto a name it carries, a DNS record before a URL that
+needs it, the application pools recycled after. A step of the organisation (a
+record for a name several servers answer, the Auth certificate's rotation) stands
+in every section that needs it, behind its guard (``Step.guard``: true once it is
+done), so running two sections does it once. Advice that needs a human choice,
+and every step the what-if could not prove, is a comment, never code. The text is
+the plan's; nothing here writes a command.
 """
 
 from __future__ import annotations
 
 from exporter.evaluate.checks import iso
-from exporter.remediation import Step, StepKind
-from exporter.snapshot import EndpointReport, Snapshot
-
-_ORDER = {StepKind.DNS: 0, StepKind.COMMAND: 1, StepKind.IIS: 2, StepKind.ADVICE: 3}
+from exporter.remediation import StepKind
+from exporter.snapshot import Snapshot
 
 
 def _comment(text: str) -> str:
     return "\n".join(f"# {line}" for line in text.splitlines() or [""])
-
-
-def _per_server(snapshot: Snapshot) -> dict[str, list[EndpointReport]]:
-    servers: dict[str, list[EndpointReport]] = {}
-    for report in snapshot.endpoints:
-        if report.remediation.steps:
-            servers.setdefault(report.verdict.probe.endpoint.server.name, []).append(report)
-    return servers
-
-
-def _distinct(reports: list[EndpointReport]) -> list[tuple[Step, list[str]]]:
-    """Each step once, with the components that need it, in the order that works."""
-    found: dict[str, tuple[Step, list[str]]] = {}
-    for report in reports:
-        component = report.verdict.probe.endpoint.component.value
-        for step in report.remediation.steps:
-            entry = found.setdefault(step.text, (step, []))
-            if component not in entry[1]:
-                entry[1].append(component)
-    return sorted(found.values(), key=lambda item: _ORDER[item[0].kind])
 
 
 def render_powershell(snapshot: Snapshot) -> str:
@@ -45,23 +27,25 @@ def render_powershell(snapshot: Snapshot) -> str:
         "# exchange-cert-exporter: fixes for Exchange internal URLs (Microsoft KB 940726)",
         f"# Generated {iso(snapshot.started_at)}. Review every line before you run it",
         "# in the Exchange Management Shell. Steps marked ADVICE need your decision.",
-        "# Each server's section runs top to bottom, and may run again.",
+        "# Each server's section runs on its own, top to bottom, and may run again.",
         "",
     ]
+    fqdns = {
+        r.verdict.probe.endpoint.server.name: r.verdict.probe.endpoint.server.fqdn
+        for r in snapshot.endpoints
+    }
     fixes = 0
-    for server, reports in _per_server(snapshot).items():
-        fqdn = reports[0].verdict.probe.endpoint.server.fqdn
-        lines.append(_comment(f"===== {server} ({fqdn})"))
-        for step, components in _distinct(reports):
-            lines.append(_comment(f"{step.comment} [{', '.join(components)}]"))
+    for server, steps in snapshot.plan.servers.items():
+        lines.append(_comment(f"===== {server} ({fqdns.get(server, '')})"))
+        for step in steps:
+            answers = sorted({f"{f.component} {f.check}" for f in step.addresses})
+            about = f" [answers: {', '.join(answers)}]" if answers else ""
+            lines.append(_comment(f"{step.comment}{about}"))
             if step.kind is StepKind.ADVICE:
                 lines.append(_comment(f"ADVICE: {step.text}"))
                 continue
             fixes += 1
-            if step.guard is not None:
-                lines.append(f"if (-not ({step.guard})) {{ {step.text} }}")
-            else:
-                lines.append(step.text)
+            lines.append(step.runs)
         lines.append("")
     if fixes == 0:
         lines.append("# Nothing to run: no endpoint needs a command.")

@@ -1,0 +1,330 @@
+"""Each of the plan's actions as the steps that carry it out (commands as data) and
+the findings it answers. Sources, per command:
+
+- ``Export-ExchangeCertificate -Server -Thumbprint -BinaryEncoded -Password`` returns
+  the .pfx as ``FileData``; ``Import-ExchangeCertificate -Server -FileData -Password``
+  takes it; the private key must be exportable (PrivateKeyExportable); Microsoft
+  Learn's pages for both cmdlets. The password is asked for with
+  ``Read-Host -AsSecureString``, never written in the script.
+- ``Enable-ExchangeCertificate -Server -Thumbprint -Services``: its Learn page.
+- ``Add-DnsServerResourceRecordA``/``AAAA -ZoneName -Name -IPv4Address``/``-IPv6Address``
+  and ``Resolve-DnsName -Type -DnsOnly`` (the DnsServer and DnsClient modules).
+- The KB 940726 cmdlets: remediation/kb940726.py; the mail and Auth steps:
+  remediation/surfaces.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from exporter.evaluate.outcome import Check, Reason
+from exporter.evaluate.status import counted_problems
+from exporter.evaluate.verdict import EndpointVerdict
+from exporter.model import Component
+from exporter.remediation.chain import enable_command
+from exporter.remediation.command import (
+    SWITCH,
+    Address,
+    Assign,
+    Command,
+    Compare,
+    Host,
+    Sub,
+    Text,
+    Thumbprint,
+    Var,
+)
+from exporter.remediation.fix import (
+    ENABLE,
+    IMPORT,
+    MOVE,
+    NAME_IT,
+    RECORD,
+    RECYCLE,
+    RESTART,
+    ROTATE,
+    ROTATE_POOLS,
+    Fix,
+    ordered,
+)
+from exporter.remediation.kb940726 import recycle_autodiscover_command, set_url_command
+from exporter.remediation.steps import Finding, Step, StepKind, advise, finding, run
+from exporter.remediation.surfaces import auth_steps, certificate_name_steps
+from exporter.remediation.whatif import (
+    Action,
+    AddRecords,
+    Bind,
+    MoveUrl,
+    OrgModel,
+    endpoint_key,
+)
+
+_MISSING = (Reason.NXDOMAIN, Reason.NO_ADDRESS)
+# What binding another certificate changes on an endpoint.
+_CERTIFICATE_CHECKS = frozenset(
+    {
+        "name_match",
+        "issuer_trusted",
+        "date_valid",
+        "chain_complete",
+        "not_revoked",
+        "consistent",
+        "expiry",
+    }
+)
+
+
+def fix_for(
+    action: Action, model: OrgModel, before: Sequence[EndpointVerdict], actions: Sequence[Action]
+) -> Fix:
+    if isinstance(action, Bind):
+        return _bind(action, before)
+    if isinstance(action, MoveUrl):
+        return _move(action, before)
+    if isinstance(action, AddRecords):
+        return _records(action, before, actions)
+    return _rotation(action, before)
+
+
+def _bind(action: Bind, before: Sequence[EndpointVerdict]) -> Fix:
+    server, service, thumbprint = action.server, action.service, action.thumbprint
+    members = [
+        v
+        for v in before
+        if v.probe.endpoint.server.name == server and v.probe.endpoint.component.service == service
+    ]
+    holder = next(
+        (
+            v
+            for v in before
+            if v.probe.endpoint.server.name == action.holder
+            and v.leaf is not None
+            and v.leaf.thumbprint == thumbprint
+        ),
+        None,
+    )
+    holder_has = {name for name, _ in counted_problems(holder)} if holder else set()
+    answers = tuple(
+        finding(v, name)
+        for v in members
+        for name, _ in counted_problems(v)
+        if (name in _CERTIFICATE_CHECKS or name.startswith("advisory:")) and name not in holder_has
+    )
+    why = (
+        f"the certificate the namespace's servers should present ({thumbprint}, "
+        f"from {action.holder})"
+    )
+    steps: list[Step] = []
+    if action.holder != server:
+        steps.append(ordered(_import(server, action.holder, thumbprint, answers), IMPORT))
+    steps.append(
+        ordered(
+            run(
+                StepKind.COMMAND,
+                (enable_command(server, Thumbprint(thumbprint), service),),
+                f"{server} {service}: serve {why}",
+                addresses=answers,
+                server=server,
+            ),
+            ENABLE,
+        )
+    )
+    named: set[str] = set()
+    for verdict in members:
+        target = verdict.probe.endpoint.target
+        if target is not None and target.host not in named:
+            named.add(target.host)
+            for n, step in enumerate(
+                certificate_name_steps(verdict.probe.endpoint, target.host, answers)
+            ):
+                steps.append(ordered(step, NAME_IT if n == 0 else RESTART))
+    keys = tuple(endpoint_key(v.probe.endpoint) for v in members)
+    return Fix(action, tuple(steps), answers, (server,), keys)
+
+
+def _import(server: str, holder: str, thumbprint: str, answers: tuple[Finding, ...]) -> Step:
+    password = Assign(
+        "password",
+        Command(
+            "Read-Host",
+            (
+                ("AsSecureString", SWITCH),
+                ("Prompt", Text("A password to protect the exported certificate in transit")),
+            ),
+        ),
+    )
+    export = Assign(
+        "pfx",
+        Command(
+            "Export-ExchangeCertificate",
+            (
+                ("Server", Text(holder, "the server's name")),
+                ("Thumbprint", Thumbprint(thumbprint)),
+                ("BinaryEncoded", SWITCH),
+                ("Password", Var("password")),
+            ),
+        ),
+    )
+    load = Command(
+        "Import-ExchangeCertificate",
+        (
+            ("Server", Text(server, "the server's name")),
+            ("FileData", Var("pfx", "FileData")),
+            ("Password", Var("password")),
+        ),
+    )
+    present = Sub(
+        Command(
+            "Get-ExchangeCertificate",
+            (
+                ("Server", Text(server, "the server's name")),
+                ("Thumbprint", Thumbprint(thumbprint)),
+                ("ErrorAction", Text("SilentlyContinue")),
+            ),
+        )
+    )
+    return run(
+        StepKind.COMMAND,
+        (password, export, load),
+        f"{server}: copy certificate {thumbprint} from {holder} (its private key must be "
+        "exportable; the password is asked for, never written)",
+        done=present,
+        addresses=answers,
+        server=server,
+    )
+
+
+def _move(action: MoveUrl, before: Sequence[EndpointVerdict]) -> Fix:
+    endpoint = action.endpoint
+    server = endpoint.server
+    verdict = next(v for v in before if v.probe.endpoint == endpoint)
+    moved = action.host
+    value = moved if endpoint.component is Component.OUTLOOK_ANYWHERE else action.url
+    answers = (finding(verdict, "name_match"),)
+    steps = [
+        ordered(
+            run(
+                StepKind.COMMAND,
+                (
+                    set_url_command(
+                        server.name, endpoint.component, server.version, value, endpoint.identity
+                    ),
+                ),
+                f"{server.name} {endpoint.component.value}: point the internal URL at a name "
+                f"the certificate carries ({moved})",
+                addresses=answers,
+                server=server.name,
+            ),
+            MOVE,
+        )
+    ]
+    if endpoint.component is Component.AUTODISCOVER:
+        steps.append(
+            ordered(
+                run(
+                    StepKind.IIS,
+                    (recycle_autodiscover_command(server.fqdn),),
+                    f"recycle MSExchangeAutodiscoverAppPool on {server.name} so the new "
+                    "Autodiscover URL is served",
+                    addresses=answers,
+                    server=server.name,
+                ),
+                RECYCLE,
+            )
+        )
+    return Fix(action, tuple(steps), answers, (server.name,), (endpoint_key(endpoint),))
+
+
+def _records(
+    action: AddRecords, before: Sequence[EndpointVerdict], actions: Sequence[Action]
+) -> Fix:
+    name = action.name
+    on_name = [
+        v
+        for v in before
+        if v.probe.endpoint.target is not None and v.probe.endpoint.target.host == name
+    ]
+    moving = [a.endpoint for a in actions if isinstance(a, MoveUrl) and a.host == name]
+    answers = tuple(
+        finding(v, "dns_match")
+        for v in on_name
+        if v.checks[Check.DNS_MATCH].ok is False and v.checks[Check.DNS_MATCH].reason in _MISSING
+    )
+    servers = tuple(
+        dict.fromkeys(
+            [v.probe.endpoint.server.name for v in on_name] + [e.server.name for e in moving]
+        )
+    )
+    keys = tuple(
+        dict.fromkeys(
+            [endpoint_key(v.probe.endpoint) for v in on_name] + [endpoint_key(e) for e in moving]
+        )
+    )
+    comment = (
+        f"internal DNS: {name} must resolve to {', '.join(servers)} "
+        f"({', '.join(action.addresses)}); run on a DNS server of the domain and adjust "
+        "-ZoneName if the zone differs"
+    )
+    if "." not in name:
+        step = advise(
+            "Make {} resolve, for internal clients, to {}",
+            name,
+            ", ".join(action.addresses),
+            comment=comment,
+            addresses=answers,
+        )
+        return Fix(action, (ordered(step, RECORD),), answers, servers, keys)
+    label, zone = name.split(".", 1)
+    steps = []
+    for address in action.addresses:
+        record, family = ("AAAA", "IPv6Address") if ":" in address else ("A", "IPv4Address")
+        add = Command(
+            f"Add-DnsServerResourceRecord{record}",
+            (
+                ("ZoneName", Host(zone, "the DNS zone")),
+                ("Name", Text(label, "the record's name")),
+                (family, Address(address)),
+            ),
+        )
+        resolved = Sub(
+            Command(
+                "Resolve-DnsName",
+                (
+                    ("Name", Host(name)),
+                    ("Type", Text(record)),
+                    ("DnsOnly", SWITCH),
+                    ("ErrorAction", Text("SilentlyContinue")),
+                ),
+            ),
+            "IPAddress",
+        )
+        steps.append(
+            ordered(
+                run(
+                    StepKind.DNS,
+                    (add,),
+                    comment,
+                    done=Compare(resolved, "-contains", Address(address)),
+                    addresses=answers,
+                ),
+                RECORD,
+            )
+        )
+    return Fix(action, tuple(steps), answers, servers, keys)
+
+
+def _rotation(action: Action, before: Sequence[EndpointVerdict]) -> Fix:
+    due = [
+        v
+        for v in before
+        if v.probe.endpoint.component is Component.AUTH_CERTIFICATE and v.out_of_date
+    ]
+    steps: dict[str, Step] = {}
+    for verdict in due:
+        for n, step in enumerate(auth_steps(verdict)):
+            order = ROTATE if n == 0 else ROTATE_POOLS
+            steps.setdefault(step.text, ordered(step, order))
+    answers = tuple(f for step in steps.values() for f in step.addresses)
+    servers = tuple(dict.fromkeys(v.probe.endpoint.server.name for v in due))
+    keys = tuple(endpoint_key(v.probe.endpoint) for v in due)
+    return Fix(action, tuple(steps.values()), tuple(dict.fromkeys(answers)), servers, keys)
