@@ -6,8 +6,12 @@ Only URLs a certificate names are fetched, and only at the host they name:
 probes use), a redirect to another host is not followed, and ``ldap:///`` URLs (AD
 CS writes them with no host, meaning "the domain's directory") are read through
 the configured ``ldap:`` connection; an ``ldap://`` URL naming any other host is
-refused. Every fetch is bounded by a timeout and a size, and every failure is a
-:class:`Fetched` with an error, never an exception.
+refused. Every failure is a :class:`Fetched` with an error, never an exception.
+
+Every fetch is bounded in size, and in time as a whole: connect to last byte by one
+deadline however a peer trickles (:mod:`exporter.probe.document`'s exchange), its
+``timeout`` or the caller's sooner ``deadline`` (a chain's budget). A fetch the budget
+cut short is not cached: its URL did not get its whole timeout.
 
 Bodies are cached by URL (:class:`FetchCache`, kept across refreshes), until the
 earliest of: the HTTP caching headers, what the caller says the body is good for
@@ -21,6 +25,7 @@ import email.utils
 import http.client
 import ipaddress
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +34,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from exporter.config.ldap import LdapConfig
 from exporter.probe.dns import DnsResolver
+from exporter.probe.document import http_request, read_body, time_left
 
 FAILURE_TTL = 30.0
 MAX_ENTRIES = 4096
@@ -98,20 +104,36 @@ class Fetcher:
         max_bytes: int,
         max_age: float,
         timeout: float,
+        deadline: float | None = None,
+        budget: str = "the budget",
         post: bytes | None = None,
         content_type: str = "",
         good_until: Callable[[bytes], float | None] | None = None,
     ) -> Fetched:
-        """GET ``url`` (or POST ``post``), from the cache when it is still good."""
+        """GET ``url`` (or POST ``post``), from the cache when it is still good.
+        ``timeout`` bounds the whole request; ``deadline`` (time.monotonic()), when
+        sooner, is the caller's: ``budget`` names it in the error when it cuts in."""
         key = (url, post or b"")
-        with self.cache.lock(key):
+        start = time.monotonic()
+        end = _Deadline(start + timeout, "the timeout")
+        cut = deadline is not None and deadline < end.at
+        if deadline is not None and cut:
+            end = _Deadline(deadline, f"what was left of {budget}")
+        lock = self.cache.lock(key)
+        if not lock.acquire(timeout=max(0.0, end.at - start)):
+            return Fetched(url, None, f"{url}: still being fetched when {end.what} ran out")
+        try:
             now = self.clock()
             cached = self.cache.get(key, now)
             if cached is not None:
                 return cached
+            if time.monotonic() >= end.at:
+                return Fetched(url, None, f"{url}: not fetched: {budget} was spent")
             try:
-                body, fresh_for = self._fetch(url, max_bytes, timeout, post, content_type, now)
+                body, fresh_for = self._fetch(url, max_bytes, end, post, content_type)
             except _FetchError as exc:
+                if cut:  # the URL did not get its whole timeout: another chain may try it
+                    return Fetched(url, None, str(exc))
                 entry = Fetched(url, None, str(exc), now + FAILURE_TTL)
             else:
                 lifetime = min(max_age, fresh_for if fresh_for is not None else max_age)
@@ -120,34 +142,29 @@ class Fetcher:
                 entry = Fetched(url, body, None, expires)
             self.cache.put(key, entry, now)
             return entry
+        finally:
+            lock.release()
 
     def _fetch(
-        self,
-        url: str,
-        max_bytes: int,
-        timeout: float,
-        post: bytes | None,
-        content_type: str,
-        now: float,
+        self, url: str, max_bytes: int, end: _Deadline, post: bytes | None, content_type: str
     ) -> tuple[bytes, float | None]:
         scheme = url.split(":", 1)[0].lower()
         if scheme == "http":
-            body, headers = self._http(url, max_bytes, timeout, post, content_type)
-            return body, _freshness(headers, now)
+            body, headers = self._http(url, max_bytes, end, post, content_type)
+            return body, _freshness(headers, self.clock())
         if scheme == "ldap" and post is None:
             return self._ldap(url, max_bytes), None
         raise _FetchError(f"{url}: {scheme}:// is not fetched (http:// and ldap:/// are)")
 
     def _http(
-        self, url: str, max_bytes: int, timeout: float, post: bytes | None, content_type: str
+        self, url: str, max_bytes: int, end: _Deadline, post: bytes | None, content_type: str
     ) -> tuple[bytes, dict[str, str]]:
-        deadline = time.monotonic() + timeout
         for _ in range(MAX_REDIRECTS + 1):
             parts = urlsplit(url)
             host = parts.hostname or ""
-            address = self._address(url, host)
+            address = self._address(url, host)  # bounded by dns.timeout, once a cycle
             status, headers, body = _http_exchange(
-                address, parts.port or 80, host, parts, post, content_type, max_bytes, deadline, url
+                url, address, parts, post, content_type, max_bytes, end
             )
             if status in (301, 302, 303, 307, 308):
                 target = urlsplit(headers.get("location", ""))
@@ -203,6 +220,14 @@ class _FetchError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class _Deadline:
+    """When a fetch must end (time.monotonic()), and what set it, for the error."""
+
+    at: float
+    what: str
+
+
 _LDAP_URL = re.compile(r"^ldap://(?P<host>[^/]*)/(?P<dn>[^?]*)(?:\?(?P<attrs>[^?]*))?", re.I)
 
 
@@ -219,50 +244,38 @@ def parse_ldap_url(url: str) -> tuple[str, str, str]:
 
 
 def _http_exchange(
+    url: str,
     address: str,
-    port: int,
-    host: str,
     parts: SplitResult,
     post: bytes | None,
     content_type: str,
     max_bytes: int,
-    deadline: float,
-    url: str,
+    end: _Deadline,
 ) -> tuple[int, dict[str, str], bytes]:
+    """One request to ``address``, connect to last byte by ``end``."""
+    host, port = parts.hostname or "", parts.port or 80
     path = parts.path or "/"
     target = f"{path}?{parts.query}" if parts.query else path
-    remaining = deadline - time.monotonic()
-    connection = http.client.HTTPConnection(address, port, timeout=max(0.05, remaining))
+    headers = [("Host", host if port == 80 else f"{host}:{port}"), ("User-Agent", _USER_AGENT)]
+    if post is not None:
+        headers.append(("Content-Type", content_type))
+    sock = None
     try:
-        headers = {"Host": host if port == 80 else f"{host}:{port}", "User-Agent": _USER_AGENT}
-        if post is not None:
-            headers["Content-Type"] = content_type
-        connection.request("POST" if post is not None else "GET", target, post, headers)
-        response = connection.getresponse()
+        sock = socket.create_connection((address, port), timeout=time_left(end.at))
+        method = "POST" if post is not None else "GET"
+        response = http_request(sock, method, target, headers, post, end.at)
         fields = {k.lower(): v for k, v in response.getheaders()}
-        length = fields.get("content-length", "")
-        if length.isdigit() and int(length) > max_bytes:
-            raise _FetchError(f"{url}: {length} bytes, larger than the {max_bytes} allowed")
-        body = bytearray()
-        while len(body) <= max_bytes:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _FetchError(f"{url}: not complete within the timeout")
-            if connection.sock is not None:
-                connection.sock.settimeout(left)
-            chunk = response.read1(65536)
-            if not chunk:
-                break
-            body += chunk
-        if len(body) > max_bytes:
-            raise _FetchError(f"{url}: larger than the {max_bytes} bytes allowed")
-        return response.status, fields, bytes(body)
+        body = read_body(response, max_bytes) if response.status == 200 else b""
     except TimeoutError:
-        raise _FetchError(f"{url}: no answer within the timeout") from None
-    except (OSError, http.client.HTTPException) as exc:
+        raise _FetchError(f"{url}: no answer within {end.what}") from None
+    except (OSError, http.client.HTTPException, ValueError) as exc:
         raise _FetchError(f"{url}: {exc.__class__.__name__}: {exc}") from None
     finally:
-        connection.close()
+        if sock is not None:
+            sock.close()
+    if body is None:
+        raise _FetchError(f"{url}: larger than the {max_bytes} bytes allowed")
+    return response.status, fields, body
 
 
 def _freshness(headers: dict[str, str], now: float) -> float | None:
