@@ -39,6 +39,11 @@ EXPECTED = {
         "6: probe.timeout: 'soon' is not a duration such as 800ms, 10s, 5m, 1h30m or 30d",
         "7: thresholds.expiry_warning: '1x' is not a duration such as 800ms, 10s, 5m, 1h30m or 30d",
     ],
+    "invalid-fetch-limits.yaml": [
+        "5: aia.max_urls: must be at least 1, got 0",
+        "5: aia.chain_budget: must not be shorter than aia.timeout",
+        "6: revocation.max_urls: expected a whole number, got str 'many'",
+    ],
     "invalid-missing-fqdn.yaml": ["2: servers[0].fqdn: is required"],
     "invalid-nameserver.yaml": [
         "5: dns.nameservers[0]: 'dc01.contoso.local' is not an IP address (with an optional :port)"
@@ -58,7 +63,7 @@ EXPECTED = {
     ],
     "invalid-servers-type.yaml": ["1: servers: expected a list, got a mapping"],
     "invalid-revocation.yaml": [
-        "6: aia.retries: unknown key (expected one of: enabled, timeout)",
+        "6: aia.retries: unknown key (expected one of: chain_budget, enabled, max_urls, timeout)",
         "5: revocation.enabled: expected true or false, got str 'sometimes'",
         "5: revocation.timeout: must be more than 0s",
     ],

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from exporter.config.ldap import LdapConfig, parse_ldap
 from exporter.config.yamlsource import Reader
+from exporter.hostnames import dns_name
 from exporter.model import Component, ExchangeVersion, parse_url
+from exporter.textsafe import has_unsafe, terminal_safe
 from exporter.truststore import TrustStore, load_trust_store
 
 DAY = 86400.0
@@ -72,10 +74,14 @@ class Thresholds:
 @dataclass(frozen=True)
 class FetchConfig:
     """``aia:`` and ``revocation:``: fetch what certificates point at, as Windows
-    does (on by default), each fetch bounded by ``timeout``."""
+    does (on by default). Each fetch is bounded as a whole by ``timeout``; at most
+    ``max_urls`` of one certificate's URLs are tried, and all of one chain's fetches
+    of the section share ``chain_budget`` (twice ``timeout`` unless given)."""
 
     enabled: bool = True
     timeout: float = 5.0
+    max_urls: int = 4
+    chain_budget: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,10 @@ def _servers(root: Reader) -> list[ServerConfig]:
     for entry in root.section_list("servers"):
         name = entry.text("name", required=True)
         fqdn = entry.text("fqdn", required=True).rstrip(".").lower()
+        if fqdn and dns_name(fqdn) is None:
+            entry.problem("fqdn", f"{terminal_safe(fqdn)!r} is not a valid DNS name")
+        if has_unsafe(name):
+            entry.problem("name", f"{terminal_safe(name)!r} has control characters")
         if name.lower() in seen:
             entry.problem("name", f"server {name!r} is listed twice")
         seen.add(name.lower())
@@ -270,7 +280,11 @@ def _thresholds(section: Reader) -> Thresholds:
 def _fetching(section: Reader) -> FetchConfig:
     enabled = section.flag("enabled", FetchConfig.enabled)
     timeout = section.duration("timeout", FetchConfig.timeout)
+    max_urls = section.integer("max_urls", FetchConfig.max_urls, minimum=1)
+    budget = section.duration("chain_budget", 2 * timeout)
     section.finish(keys_of(FetchConfig))
     if timeout <= 0:
         section.problem("timeout", "must be more than 0s")
-    return FetchConfig(enabled, timeout)
+    elif budget < timeout:
+        section.problem("chain_budget", f"must not be shorter than {section.key_path('timeout')}")
+    return FetchConfig(enabled, timeout, max_urls, budget)

@@ -11,6 +11,10 @@ config without AIA or revocation do). What fetching changes:
   (``incomplete_chain``, a warning: phones and non-Windows clients do not fetch).
 - Revocation (:mod:`.revocation`) for every certificate of the built path but
   the anchor.
+
+A certificate may name any number of URLs; at most ``max_urls`` of each
+certificate's are tried (caIssuers for AIA; OCSP and CDPs together for
+revocation), in the order it lists them, and an error says how many were left.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs7
@@ -79,12 +84,15 @@ def judge_chain(
     *,
     aia: bool = True,
     revocation: bool = True,
+    max_urls: tuple[int | None, int | None] = (None, None),
 ) -> ChainJudgement:
+    """``max_urls``: how many URLs of each certificate are tried (AIA, revocation);
+    None: all of them."""
     if not chain:
         none = Outcome.not_judged(Reason.NO_CERTIFICATE, "no certificate was presented")
         return ChainJudgement(none, Outcome.not_judged(), Outcome.not_judged())
     try:
-        return _judge(chain, store, now, fetch, aia=aia, revocation=revocation)
+        return _judge(chain, store, now, fetch, aia=aia, revocation=revocation, caps=max_urls)
     except Exception as exc:  # noqa: BLE001 - cryptography parses names lazily; malformed ones raise here
         failed = Outcome.failed(
             Reason.INVALID_CHAIN, f"a certificate in the chain cannot be parsed: {exc}"
@@ -100,13 +108,14 @@ def _judge(
     *,
     aia: bool,
     revocation: bool,
+    caps: tuple[int | None, int | None],
 ) -> ChainJudgement:
     certs = [x509.load_der_x509_certificate(c.der) for c in chain]
     when = verification_time(chain[0], now)
     result = build_path(certs[0], certs[1:], store, when)
     attempt = _AiaAttempt(result)
     if not result.built and result.stuck is not None and aia and fetch is not None:
-        attempt = _complete_over_aia(certs, result, store, when, fetch)
+        attempt = _complete_over_aia(certs, result, store, when, fetch, caps[0])
         result = attempt.result
     if not result.built:
         issuer = diagnose(certs, result, store, when)
@@ -131,7 +140,7 @@ def _judge(
         )
     revoked = Outcome.not_judged()
     if revocation and fetch is not None and issuer.ok:
-        revoked = _revocation(path, now, fetch)
+        revoked = _revocation(path, now, fetch, caps[1])
     return ChainJudgement(issuer, complete, revoked, hygiene(path))
 
 
@@ -147,6 +156,17 @@ def _aia_hint(result: PathResult, issuer: Outcome) -> Outcome:
         f"{stuck.issuer.rfc4514_string()} (published at {urls[0]}), and that issuer is "
         "not a trusted CA here",
     )
+
+
+_T = TypeVar("_T")
+
+
+def _capped(urls: list[_T], cap: int | None, key: str) -> tuple[list[_T], str | None]:
+    """The URLs to try, and a note on those left untried (``key``: the config's)."""
+    if cap is None or len(urls) <= cap:
+        return urls, None
+    left = len(urls) - cap
+    return urls[:cap], f"{left} more URL{'s' if left != 1 else ''} not tried ({key} is {cap})"
 
 
 @dataclass
@@ -166,6 +186,7 @@ def _complete_over_aia(
     store: TrustStore,
     when: dt.datetime,
     fetch: Fetch,
+    cap: int | None,
 ) -> _AiaAttempt:
     """Fetch the missing issuer from each stuck certificate's AIA, up the chain."""
     attempt = _AiaAttempt(result)
@@ -174,7 +195,7 @@ def _complete_over_aia(
         stuck = result.stuck
         if stuck is None:
             break
-        urls = rev.ca_issuers_urls(stuck)
+        urls, untried = _capped(rev.ca_issuers_urls(stuck), cap, "aia.max_urls")
         if not urls:
             break  # nothing is published: the issuer is simply unknown
         found = None
@@ -189,6 +210,8 @@ def _complete_over_aia(
                 continue
             used.append(url)
             break
+        if found is None and untried:
+            tried.append(untried)
         if found is None or found in fetched:
             break
         fetched.append(found)
@@ -214,13 +237,15 @@ def _certificates(body: bytes) -> list[x509.Certificate]:
     return []
 
 
-def _revocation(path: tuple[x509.Certificate, ...], now: dt.datetime, fetch: Fetch) -> Outcome:
+def _revocation(
+    path: tuple[x509.Certificate, ...], now: dt.datetime, fetch: Fetch, cap: int | None
+) -> Outcome:
     """The first certificate revoked fails; otherwise any unknown makes the whole null,
     and so does a path none of whose certificates names a CDP or responder."""
     unknown: list[rev.CertStatus] = []
     checked = 0
     for cert, issuer in itertools.pairwise(path):
-        status = _status_of(cert, issuer, now, fetch)
+        status = _status_of(cert, issuer, now, fetch, cap)
         if status is None:
             continue  # no CDP and no OCSP: nothing to check, not a finding
         checked += 1
@@ -242,12 +267,17 @@ def _revocation(path: tuple[x509.Certificate, ...], now: dt.datetime, fetch: Fet
 
 
 def _status_of(
-    cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime, fetch: Fetch
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    now: dt.datetime,
+    fetch: Fetch,
+    cap: int | None,
 ) -> rev.CertStatus | None:
     """OCSP first, then each CDP; the first definite answer. None when the
     certificate names neither."""
     sources: list[tuple[str, FetchKind]] = [(u, FetchKind.OCSP) for u in rev.ocsp_urls(cert)]
     sources += [(u, FetchKind.CRL) for u in rev.crl_urls(cert)]
+    sources, untried = _capped(sources, cap, "revocation.max_urls")
     if not sources:
         return None
     seen: list[rev.CertStatus] = []
@@ -265,4 +295,5 @@ def _status_of(
     expired = [s for s in seen if s.answer is rev.Answer.EXPIRED]
     if expired and len(expired) == len(seen):
         return expired[0]
-    return rev.CertStatus(rev.Answer.UNUSABLE, "; ".join(s.message for s in seen))
+    notes = [s.message for s in seen] + ([untried] if untried else [])
+    return rev.CertStatus(rev.Answer.UNUSABLE, "; ".join(notes))

@@ -2,16 +2,26 @@
 
 Endpoints that present the same chain (a server's URLs, a namespace's servers)
 share one :class:`~exporter.evaluate.chain.ChainJudgement`; the fetch cache is
-shared across chains and refreshes, so a warm refresh fetches nothing. Distinct
-chains are judged in a few threads, so one hung CDP delays only the chains that
-name it, by at most the fetch timeout per URL.
+shared across chains and refreshes, so a warm refresh fetches nothing.
+
+However slow the peers, this stage ends in time: each fetch ends within its
+section's ``timeout`` (connect to last byte), at most ``max_urls`` of a
+certificate's URLs are tried, a chain's AIA fetches share ``aia.chain_budget``
+and its revocation fetches ``revocation.chain_budget`` (each from its first
+fetch), and every fetch of the refresh ends within the two budgets' sum from the
+stage's start, so a chain that waited for a thread gets what is left rather than
+a budget of its own. Distinct chains are judged in a few daemon threads: the
+refresh waits for them (bounded, as above), but a stopping process does not, as
+it would for an executor's workers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
 
 from exporter.certfacts import CertificateFacts
 from exporter.config.schema import FetchConfig
@@ -38,41 +48,98 @@ LIMITS = {
 }
 WORKERS = 8
 
+Chain = tuple[CertificateFacts, ...]
+
 
 def judge_chains(
-    chains: Iterable[tuple[CertificateFacts, ...]],
+    chains: Iterable[Chain],
     store: TrustStore,
     now: dt.datetime,
     fetcher: Fetcher | None,
     aia: FetchConfig,
     revocation: FetchConfig,
 ) -> dict[ChainKey, ChainJudgement]:
-    """``aia`` and ``revocation``: the config's sections (on or off, fetch timeouts)."""
+    """``aia`` and ``revocation``: the config's sections (on or off, their bounds)."""
     distinct = {chain_key(c): c for c in chains if c}
-    fetch = _fetch_with(fetcher, aia, revocation) if fetcher is not None else None
+    spend = (aia.chain_budget if aia.enabled else 0.0) + (
+        revocation.chain_budget if revocation.enabled else 0.0
+    )
+    stage_end = time.monotonic() + spend
 
-    def one(chain: tuple[CertificateFacts, ...]) -> ChainJudgement:
-        return judge_chain(chain, store, now, fetch, aia=aia.enabled, revocation=revocation.enabled)
+    def one(chain: Chain) -> ChainJudgement:
+        fetch = _chain_fetch(fetcher, aia, revocation, stage_end) if fetcher is not None else None
+        return judge_chain(
+            chain,
+            store,
+            now,
+            fetch,
+            aia=aia.enabled,
+            revocation=revocation.enabled,
+            max_urls=(aia.max_urls, revocation.max_urls),
+        )
 
-    if fetch is None or len(distinct) <= 1:
+    if fetcher is None or len(distinct) <= 1:
         return {key: one(chain) for key, chain in distinct.items()}
-    with ThreadPoolExecutor(min(WORKERS, len(distinct)), "pki") as pool:
-        judged = pool.map(one, distinct.values())
-        return dict(zip(distinct, judged, strict=True))
+    return dict(zip(distinct, _in_threads(one, list(distinct.values())), strict=True))
+
+
+def _in_threads(
+    one: Callable[[Chain], ChainJudgement], chains: list[Chain]
+) -> list[ChainJudgement]:
+    """``one`` over ``chains`` in up to WORKERS daemon threads, in order."""
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(chains)):
+        todo.put(index)
+    judged: dict[int, ChainJudgement | BaseException] = {}
+
+    def work() -> None:
+        while True:
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                judged[index] = one(chains[index])
+            except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+                judged[index] = exc
+
+    threads = [
+        threading.Thread(target=work, name=f"pki-{n}", daemon=True)
+        for n in range(min(WORKERS, len(chains)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results = [judged[index] for index in range(len(chains))]
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [r for r in results if isinstance(r, ChainJudgement)]
 
 
 _GOOD_UNTIL = {FetchKind.CRL: rev.crl_next_update, FetchKind.OCSP: rev.ocsp_next_update}
 
 
-def _fetch_with(fetcher: Fetcher, aia: FetchConfig, revocation: FetchConfig) -> Fetch:
+def _chain_fetch(
+    fetcher: Fetcher, aia: FetchConfig, revocation: FetchConfig, stage_end: float
+) -> Fetch:
+    """One chain's fetches, each section's within its ``chain_budget`` from its
+    first fetch, and all by ``stage_end``."""
+    ends: dict[str, float] = {}
+
     def fetch(url: str, kind: FetchKind, post: bytes | None) -> tuple[bytes | None, str | None]:
+        name, section = ("aia", aia) if kind is FetchKind.CA_ISSUERS else ("revocation", revocation)
+        if name not in ends:
+            ends[name] = min(time.monotonic() + section.chain_budget, stage_end)
         max_bytes, max_age = LIMITS[kind]
-        timeout = aia.timeout if kind is FetchKind.CA_ISSUERS else revocation.timeout
         fetched = fetcher.fetch(
             url,
             max_bytes=max_bytes,
             max_age=max_age,
-            timeout=timeout,
+            timeout=section.timeout,
+            deadline=ends[name],
+            budget=f"{name}.chain_budget ({section.chain_budget:g}s for the chain)",
             post=post,
             content_type="application/ocsp-request",
             good_until=_GOOD_UNTIL.get(kind),
