@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from exporter.hostnames import dns_name
+from exporter.textsafe import has_unsafe, terminal_safe
+
 
 class Component(StrEnum):
     """An Exchange client-facing URL, named as in config keys and metric labels."""
@@ -172,8 +175,15 @@ def parse_url(url: str, component: Component | None = None) -> Target:
     text = url.strip()
     if not text:
         raise ValueError("empty URL")
+    if has_unsafe(text) or any(ch.isspace() for ch in text):
+        # urlsplit drops tabs and newlines silently; the URL as written would not work.
+        raise ValueError(f"{terminal_safe(text)!r} has white space or control characters")
     key = component.value if component is not None else ""
     if "://" not in text:
+        if component is not None and key not in _BARE_HOST and key != "outlook_anywhere":
+            raise ValueError("no scheme: write the whole URL (https://HOST/PATH)")
+        if "/" in text:
+            raise ValueError("no scheme: a bare host name has no path; write the whole URL")
         if key in _BARE_HOST:
             text = _BARE_HOST[key].format(host=text)
         else:
@@ -190,9 +200,21 @@ def parse_url(url: str, component: Component | None = None) -> Target:
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise ValueError("no host name")
+    host = _checked_host(host)
     if port is None:
         port = 587 if key == "smtp_submission" and scheme == "smtp" else DEFAULT_PORTS[scheme]
     return Target(scheme=scheme, host=host, port=port, path=parts.path or "/")
+
+
+def _checked_host(host: str) -> str:
+    """Checked where it enters: a URL's host becomes a suggestion, a URL and a DNS
+    zone in a fix (exporter/hostnames.py)."""
+    if is_ip_literal(host):
+        return host
+    name = dns_name(host)
+    if name is None:
+        raise ValueError(f"host {terminal_safe(host)!r} is not a valid DNS name")
+    return name
 
 
 @dataclass(frozen=True)

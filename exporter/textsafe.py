@@ -1,5 +1,6 @@
 """Text from the world made safe to print: for a terminal (``report``'s table,
-``check -v``) and for a monitoring system reading plugin output (``check``).
+``check -v``), for a monitoring system reading plugin output (``check``), and for
+the prose of a fix (remediation/command.py's ``shown``). A leaf module.
 
 A certificate's names, a directory's server names and URLs, and a peer's error
 text are not ours: a SAN can carry ``ESC]0;...BEL`` (retitles the terminal),
@@ -46,6 +47,11 @@ def terminal_safe(text: str) -> str:
     """``text`` with every control, bidi control and line separator escaped: it
     prints as one line and cannot drive the terminal."""
     return _UNSAFE.sub(_escape, text)
+
+
+def has_unsafe(text: str) -> bool:
+    """Whether ``text`` holds a character :func:`terminal_safe` would escape."""
+    return _UNSAFE.search(text) is not None
 
 
 def nagios_safe(text: str) -> str:

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from exporter.render.table import render_table
-from exporter.render.textsafe import nagios_safe, perfdata_label, terminal_safe
+from exporter.textsafe import nagios_safe, perfdata_label, terminal_safe
 from tests.conftest import lab_config, run, run_exporter
 from tests.pki import CA, DAY, NOW
 

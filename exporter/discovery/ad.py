@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from ldap3.core.exceptions import LDAPInvalidDnError
 from ldap3.utils.dn import parse_dn
 
+from exporter.hostnames import dns_name
 from exporter.model import Component, Endpoint, ExchangeVersion, Server
+from exporter.textsafe import terminal_safe
 
 SCP_URL_KEYWORD = "77378f46-2c66-4aa9-a6a6-3e7a48b19596"
 SCP_POINTER_KEYWORD = "67661d7f-8fc4-4fa7-bfac-e1d7794c1f68"
@@ -169,6 +171,12 @@ def parse_servers(
             continue
         if fqdn is None:
             notes.append(f"{name}: skipped, no ncacn_ip_tcp networkAddress")
+            continue
+        if dns_name(fqdn) is None:
+            # Checked where it enters: the FQDN becomes -ComputerName in a fix.
+            notes.append(
+                f"{name}: skipped, its networkAddress {terminal_safe(fqdn)!r} is not a DNS name"
+            )
             continue
         servers[name.lower()] = Server(name, fqdn, (), version, site, "ldap", roles)
     return servers, notes

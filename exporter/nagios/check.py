@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from exporter.evaluate.outcome import Check, Status, worst
 from exporter.model import Component
 from exporter.nagios.ranges import Range
-from exporter.render.textsafe import nagios_safe, perfdata_label
 from exporter.snapshot import EndpointReport, Snapshot
+from exporter.textsafe import nagios_safe, perfdata_label
 
 PREFIX = "EXCHANGE-CERT"
 MAX_NAMED = 5  # endpoints named in the first line; the rest are counted

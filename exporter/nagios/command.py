@@ -23,7 +23,7 @@ from exporter.model import Component, Endpoint, parse_url
 from exporter.nagios.check import PREFIX, evaluate_check, render_check
 from exporter.nagios.ranges import Range, parse_range
 from exporter.pipeline import run_cycle
-from exporter.render.textsafe import nagios_safe, terminal_safe
+from exporter.textsafe import nagios_safe, terminal_safe
 
 UNKNOWN = 3
 COMPONENT_BY_PATH = [

@@ -43,6 +43,7 @@ def advice_for(verdict: EndpointVerdict, names: Namesakes) -> list[Step]:
     else:
         steps.extend(mail_steps(verdict))
     steps.extend(_dns_advice(verdict, names))
+    steps.extend(_no_target_advice(verdict))
     if component.is_virtual_directory or verdict.checks[Check.NAME_MATCH].ok is not False:
         steps.extend(chain_steps(verdict))
     if component.is_virtual_directory and (renew := renew_step(verdict)) is not None:
@@ -113,5 +114,25 @@ def _dns_advice(verdict: EndpointVerdict, names: Namesakes) -> list[Step]:
             listed,
             comment=dns.message or f"internal DNS for {host}",
             addresses=answers,
+        )
+    ]
+
+
+def _no_target_advice(verdict: EndpointVerdict) -> list[Step]:
+    """A namespace whose servers present different certificates, none of which may
+    be deployed on all of them: the fix is a new certificate, never a bind."""
+    consistent = verdict.checks[Check.CONSISTENT]
+    target = verdict.probe.endpoint.target
+    if consistent.ok is not False or verdict.target_in_namespace is not None or target is None:
+        return []
+    return [
+        advise(
+            "No certificate the servers of {} present may be deployed on all of them: "
+            "request one that names {} and every other name they serve (report --format "
+            "names prints the request), then bind it on each server",
+            f"{target.host}:{target.port}",
+            target.host,
+            comment=f"{target.host}:{target.port}: one certificate for the namespace",
+            addresses=(finding(verdict, "consistent"),),
         )
     ]

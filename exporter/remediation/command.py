@@ -28,13 +28,13 @@ that holds it is advice, never a command.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from exporter.hostnames import dns_name
 from exporter.model import is_ip_literal
+from exporter.textsafe import has_unsafe, terminal_safe
 
 SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
 _CMDLET = re.compile(r"[A-Z][A-Za-z]+-[A-Z][A-Za-z0-9]+\Z")
@@ -51,21 +51,13 @@ def literal(value: str) -> str:
 
 def shown(value: str) -> str:
     """A value from outside, for prose a person reads (advice, comments): control
-    and bidirectional-format characters written as escapes, so a value can neither
-    add a line nor reorder the text around it."""
-    return "".join(
-        ch if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp") else _escape(ch)
-        for ch in value
-    )
-
-
-def _escape(ch: str) -> str:
-    code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    and bidirectional-format characters escaped (exporter/textsafe.py), so a value
+    can neither add a line nor reorder the text around it."""
+    return terminal_safe(value)
 
 
 def _control_problem(what: str, value: str) -> str | None:
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+    if has_unsafe(value):
         return f"{what} {shown(value)!r} has control characters"
     return None
 
@@ -91,16 +83,16 @@ class Text:
 
 @dataclass(frozen=True)
 class Host(Text):
-    """A DNS name (written as its lower-case A-label form)."""
+    """A DNS name, as exporter/hostnames.py writes it (lower case, A-labels)."""
 
     what: str = "the host name"
 
-    def render(self) -> str:
-        return literal(dns_name(self.value) or self.value)
-
     def problem(self) -> str | None:
-        if dns_name(self.value) is None:
+        name = dns_name(self.value)
+        if name is None:
             return f"{self.what} {shown(self.value)!r} is not a valid DNS name"
+        if name != self.value.rstrip(".").lower():
+            return f"{self.what} {shown(self.value)!r} is not written as {name!r}"
         return None
 
 

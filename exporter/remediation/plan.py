@@ -25,10 +25,13 @@ already answers it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from exporter.certfacts import parse_chain
 from exporter.evaluate.consistency import namespace_key, namespace_targets
+from exporter.evaluate.names import covers
 from exporter.evaluate.outcome import Check, Reason
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Component, ExchangeVersion
@@ -63,11 +66,14 @@ class Plan:
         section that needs it, behind its guard.
     endpoints: the steps that concern each endpoint (by ``endpoint_key``).
     moves: the host and URL a proven or advised move gives an endpoint.
+    actions: the proven actions, in the order the proof applied them (what the
+        what-if applies to see the organisation after the plan).
     """
 
     servers: Mapping[str, tuple[Step, ...]] = field(default_factory=dict)
     endpoints: Mapping[EndpointKey, tuple[Step, ...]] = field(default_factory=dict)
     moves: Mapping[EndpointKey, tuple[str, str]] = field(default_factory=dict)
+    actions: tuple[Action, ...] = ()
 
 
 def candidate_hosts(verdicts: Sequence[EndpointVerdict]) -> set[str]:
@@ -191,14 +197,15 @@ def prove(
     active = [i for i in order if fixes[i].addresses or isinstance(fixes[i].action, AddRecords)]
     refused = {i: "it answers nothing the what-if can see" for i in order if i not in active}
 
-    def after(indexes: Sequence[int]) -> dict[Finding, str]:
-        return rekey(before, what_if(model, [fixes[i].action for i in indexes]))
+    def after(indexes: Sequence[int]) -> tuple[list[EndpointVerdict], dict[Finding, str]]:
+        verdicts = what_if(model, [fixes[i].action for i in indexes])
+        return verdicts, rekey(before, verdicts)
 
     for _ in range(len(fixes) + 1):
-        state = after(active)
+        verdicts, state = after(active)
         if any(f not in before_findings for f in state):
             for n in range(1, len(active) + 1):
-                partial = after(active[:n])
+                _, partial = after(active[:n])
                 new = [f for f in partial if f not in before_findings]
                 if new:
                     culprit = active[n - 1]
@@ -208,14 +215,45 @@ def prove(
                     active.remove(culprit)
                     break
             continue
+        lacking = _lacking(fixes, active, verdicts)
         left = {i: [f for f in fixes[i].addresses if f in state] for i in active}
-        stale = {i: found for i, found in left.items() if found}
+        stale = {
+            i: f"{found[0]} would remain: {state[found[0]]}" for i, found in left.items() if found
+        }
+        stale.update(lacking)
         if not stale:
             break
-        for i, found in stale.items():
-            refused[i] = f"the what-if finds {found[0]} would remain: {state[found[0]]}"
+        for i, why in stale.items():
+            refused[i] = f"the what-if finds {why}"
             active.remove(i)
     return refused
+
+
+def _lacking(
+    fixes: Sequence[Fix], active: Sequence[int], verdicts: Sequence[EndpointVerdict]
+) -> dict[int, str]:
+    """Binds of a certificate that would not name every host its server's service
+    is reached by once the plan is done (a refused move keeps its old name)."""
+    out: dict[int, str] = {}
+    for i in active:
+        action = fixes[i].action
+        if not isinstance(action, Bind):
+            continue
+        leaf = parse_chain(action.chain[:1])
+        for verdict in verdicts:
+            endpoint = verdict.probe.endpoint
+            target = endpoint.target
+            if (endpoint.server.name, endpoint.component.service) != (
+                action.server,
+                action.service,
+            ):
+                continue
+            if target is not None and leaf and not covers(leaf[0], target.host):
+                out[i] = (
+                    f"the certificate would not name {target.host}, which {action.server} serves"
+                )
+                break
+    return out
 
 
 def build_plan(model: OrgModel, before: Sequence[EndpointVerdict]) -> Plan:
@@ -244,7 +282,12 @@ def build_plan(model: OrgModel, before: Sequence[EndpointVerdict]) -> Plan:
         ]
         for v in before
     }
-    return _assemble(before, final, advice)
+    proven = tuple(fix.action for fix in sorted(final, key=_proof_rank) if fix.proven)
+    return dataclasses.replace(_assemble(before, final, advice), actions=proven)
+
+
+def _proof_rank(fix: Fix) -> int:
+    return _PROOF_ORDER[type(fix.action)]
 
 
 def _assemble(

@@ -42,21 +42,27 @@ class Finding:
 
     Attributes:
         check: a check's name (``name_match``), ``expiry``, or ``advisory:<code>``.
+        subject: for ``dns_match``, the name it is about: a URL moved onto another
+            name that does not resolve to the server has a new finding, not the same.
     """
 
     server: str
     component: str
     url: str
     check: str
+    subject: str = ""
 
     def __str__(self) -> str:
         return f"{self.server} {self.component} {self.check}"
 
 
-def finding(verdict: EndpointVerdict, check: str) -> Finding:
-    """``check``'s finding on this endpoint, by its identity as the refresh found it."""
-    endpoint = verdict.probe.endpoint
-    return Finding(endpoint.server.name, endpoint.component.value, endpoint.url, check)
+def finding(verdict: EndpointVerdict, check: str, found: EndpointVerdict | None = None) -> Finding:
+    """``check``'s finding on this endpoint, by its identity as the refresh found it
+    (``found``, when ``verdict`` is the endpoint re-judged by the what-if)."""
+    endpoint = (found or verdict).probe.endpoint
+    target = verdict.probe.endpoint.target
+    subject = target.host if check == "dns_match" and target is not None else ""
+    return Finding(endpoint.server.name, endpoint.component.value, endpoint.url, check, subject)
 
 
 @dataclass(frozen=True)

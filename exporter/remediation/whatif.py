@@ -205,5 +205,5 @@ def rekey(
     out: dict[Finding, str] = {}
     for old, new in zip(before, after, strict=True):
         for name, outcome in counted_problems(new):
-            out[finding(old, name)] = outcome.message or name
+            out[finding(new, name, old)] = outcome.message or name
     return out

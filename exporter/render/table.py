@@ -12,8 +12,8 @@ colour codes are added after, around the escaped row.
 from __future__ import annotations
 
 from exporter.evaluate.outcome import Check, Status
-from exporter.render.textsafe import terminal_safe
 from exporter.snapshot import EndpointReport, Snapshot
+from exporter.textsafe import terminal_safe
 
 _COLOURS = {Status.OK: "32", Status.WARNING: "33", Status.CRITICAL: "31", Status.UNKNOWN: "35"}
 _HEADERS = (
