@@ -19,6 +19,7 @@ from typing import NoReturn
 
 from exporter import __version__
 from exporter.config import Config, ConfigError, load_config
+from exporter.config.durations import format_duration, parse_duration
 from exporter.evaluate.outcome import Status
 from exporter.logs import setup_logging
 from exporter.nagios.command import run_check
@@ -27,6 +28,11 @@ from exporter.render.json import snapshot_json
 from exporter.render.names import render_names
 from exporter.render.powershell import render_powershell
 from exporter.render.table import render_table
+from exporter.service.connections import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_READ_HEADER_TIMEOUT,
+    ConnectionLimits,
+)
 from exporter.service.run import DEFAULT_LISTEN, parse_listen_address, serve
 from exporter.service.webconfig import WebConfig, load_web_config
 
@@ -104,6 +110,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="TLS and basic auth, in the Prometheus exporter-toolkit format",
     )
+    serve.add_argument(
+        "--web.max-connections",
+        dest="max_connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="connections open at once (default %(default)s); at the cap a new one "
+        "closes the one waiting longest for its request; keep it well under the "
+        "descriptor limit (LimitNOFILE)",
+    )
+    serve.add_argument(
+        "--web.read-header-timeout",
+        dest="read_header_timeout",
+        default=format_duration(DEFAULT_READ_HEADER_TIMEOUT),
+        metavar="DURATION",
+        help="the TLS handshake and the request headers must arrive within this of the "
+        "connection (default %(default)s); trickled bytes do not extend it",
+    )
     _logging_flags(serve)
     commands.add_parser(
         "check",
@@ -174,9 +198,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         listen = parse_listen_address(args.listen)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    limits = _connection_limits(args)
     web = load_web_config(args.web_config) if args.web_config else WebConfig()
     config = load_config(args.config_file)
-    return _serving(args.listen, lambda: serve(args.config_file, config, listen, web, logger))
+    return _serving(
+        args.listen,
+        lambda: serve(args.config_file, config, listen, web, logger, limits=limits),
+    )
+
+
+def _connection_limits(args: argparse.Namespace) -> ConnectionLimits:
+    try:
+        timeout = parse_duration(args.read_header_timeout)
+    except ValueError as exc:
+        raise UsageError(f"--web.read-header-timeout {exc}") from None
+    if timeout <= 0:
+        raise UsageError("--web.read-header-timeout must be above 0s")
+    if args.max_connections < 1:
+        raise UsageError("--web.max-connections must be at least 1")
+    return ConnectionLimits(args.max_connections, timeout)
 
 
 def _serving(listen: str, run: Callable[[], int]) -> int:

@@ -1,17 +1,20 @@
 """HTTP endpoints of ``serve``: ``/``, ``/metrics``, ``/api/v1/status``,
 ``/-/healthy``, ``/-/ready`` and ``POST /-/reload``. Every handler reads the current
 snapshot; none waits for a probe. Basic auth (when configured) guards them all.
+Each request arrives with its head read whole by service/connections.py's loop,
+which bounds the connections and the time their heads may take.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
 import socket
 import ssl
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -22,6 +25,7 @@ from prometheus_client.process_collector import ProcessCollector
 from exporter.render.html import render_page
 from exporter.render.json import snapshot_json
 from exporter.service.collector import ExporterCollector, ExporterState, Exposition
+from exporter.service.connections import Connection, ConnectionLimits, ConnectionServer
 from exporter.service.refresher import Refresher
 from exporter.service.webconfig import BasicAuth
 
@@ -83,9 +87,8 @@ class OwnMetrics:
         return cached[2]
 
 
-class ExporterServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class ExporterServer(ConnectionServer):
+    """The endpoints on a listener bounded by ``limits`` (service/connections.py)."""
 
     def __init__(
         self,
@@ -95,43 +98,48 @@ class ExporterServer(ThreadingHTTPServer):
         logger: logging.Logger,
         tls: ssl.SSLContext | None = None,
         headers: dict[str, str] | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         """``headers``: the web config's http_server_config.headers, on every response."""
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, logger, tls, limits)
         self.refresher = refresher
         self.auth = auth
-        self.logger = logger
         self.own_metrics = OwnMetrics(refresher)
-        self.tls = tls
         self.headers = dict(headers or {})
 
-    def get_request(self) -> tuple[Any, Any]:
-        sock, addr = super().get_request()
-        # A response goes out as headers, then its parts: without TCP_NODELAY, Nagle
-        # holds a part back until the client's delayed ACK, 40 ms later (Go's
-        # net/http sets it too).
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.tls is not None:
-            # Handshake in the handler thread, so one slow client cannot stall accept().
-            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return sock, addr
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        self.logger.debug("http connection error", extra={"fields": {"client": client_address}})
+    def serve_request(self, conn: Connection, head: bytes) -> bool:
+        handler = _Handler(head, conn.sock, conn.address, self)
+        headers = getattr(handler, "headers", None)
+        # A body is never read (no path takes one): it would be read as the next request.
+        has_body = headers is not None and (
+            headers.get("Content-Length", "0").strip() not in ("", "0")
+            or "Transfer-Encoding" in headers
+        )
+        return not handler.close_connection and not has_body
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """One request whose head the connection loop has read whole."""
+
     server: ExporterServer
     protocol_version = "HTTP/1.1"
     wbufsize = WRITE_BUFFER  # socketserver's public knob; handle_one_request() flushes
     server_version = "exchange-cert-exporter"
-    timeout = 30
+
+    def __init__(
+        self, head: bytes, sock: socket.socket, address: tuple[str, int], server: ExporterServer
+    ) -> None:
+        self._head = head
+        super().__init__(sock, address, server)
 
     def setup(self) -> None:
-        super().setup()
-        if isinstance(self.connection, ssl.SSLSocket):
-            self.connection.settimeout(10)
-            self.connection.do_handshake()
+        self.connection = self.request
+        self.rfile = io.BytesIO(self._head)
+        self.wfile = self.connection.makefile("wb", self.wbufsize)
+
+    def handle(self) -> None:
+        self.close_connection = True
+        self.handle_one_request()  # the loop reads the next request's head
 
     def log_message(self, format: str, *args: Any) -> None:
         self.server.logger.debug(

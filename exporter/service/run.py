@@ -4,6 +4,7 @@ SIGTERM/SIGINT (stop cleanly within a few seconds)."""
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import sys
 import threading
@@ -12,6 +13,7 @@ from types import FrameType
 
 from exporter.config import Config
 from exporter.pipeline import World
+from exporter.service.connections import ConnectionLimits
 from exporter.service.http import ExporterServer
 from exporter.service.refresher import Refresher
 from exporter.service.webconfig import BasicAuth, WebConfig
@@ -28,6 +30,33 @@ def parse_listen_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# Descriptors the rest of the process may hold beside the web connections: the
+# handshakes in flight (probe.concurrency, added below), DNS, LDAP, AIA/CRL/OCSP
+# fetches, the log and Python's own.
+RESERVED_DESCRIPTORS = 64
+
+
+def _warn_if_descriptors_short(
+    limits: ConnectionLimits, config: Config, logger: logging.Logger
+) -> None:
+    """Past the descriptor limit accept() fails: the loop then closes waiting
+    connections to make room, but the probes' sockets would fail too."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = limits.max_connections + config.probe.concurrency + RESERVED_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        logger.warning(
+            "descriptor limit below what --web.max-connections needs",
+            extra={
+                "fields": {
+                    "limit": soft,
+                    "needed": needed,
+                    "max_connections": limits.max_connections,
+                    "hint": "raise LimitNOFILE (ulimit -n) or lower --web.max-connections",
+                }
+            },
+        )
+
+
 def serve(
     config_path: str,
     config: Config,
@@ -36,7 +65,9 @@ def serve(
     logger: logging.Logger,
     world: World | None = None,
     on_listening: Callable[[str], None] | None = None,
+    limits: ConnectionLimits | None = None,
 ) -> int:
+    limits = limits or ConnectionLimits()
     # Probe threads hold the GIL in 5 ms slices by default; a shorter interval lets a
     # scrape's thread in sooner during a refresh (/metrics p99, benchmarks/RESULTS.md).
     sys.setswitchinterval(0.0005)
@@ -44,8 +75,9 @@ def serve(
         logger.warning("deprecated config key", extra={"fields": {"notice": notice}})
     refresher = Refresher(config_path, config, logger, world)
     server = ExporterServer(
-        listen, refresher, BasicAuth(web.users), logger, web.ssl_context(), web.headers
+        listen, refresher, BasicAuth(web.users), logger, web.ssl_context(), web.headers, limits
     )
+    _warn_if_descriptors_short(limits, config, logger)
     stopping = threading.Event()
 
     def on_term(signum: int, _frame: FrameType | None) -> None:
@@ -64,7 +96,13 @@ def serve(
     logger.info(
         "listening",
         extra={
-            "fields": {"address": f"{host}:{port}", "scheme": scheme, "basic_auth": bool(web.users)}
+            "fields": {
+                "address": f"{host}:{port}",
+                "scheme": scheme,
+                "basic_auth": bool(web.users),
+                "max_connections": limits.max_connections,
+                "read_header_timeout": limits.read_header_timeout,
+            }
         },
     )
     if on_listening is not None:
