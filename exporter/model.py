@@ -177,7 +177,7 @@ def parse_url(url: str, component: Component | None = None) -> Target:
         raise ValueError("empty URL")
     if has_unsafe(text) or any(ch.isspace() for ch in text):
         # urlsplit drops tabs and newlines silently; the URL as written would not work.
-        raise ValueError(f"{terminal_safe(text)!r} has white space or control characters")
+        raise ValueError(f"'{terminal_safe(text)}' has white space or control characters")
     key = component.value if component is not None else ""
     if "://" not in text:
         if component is not None and key not in _BARE_HOST and key != "outlook_anywhere":
@@ -213,7 +213,7 @@ def _checked_host(host: str) -> str:
         return host
     name = dns_name(host)
     if name is None:
-        raise ValueError(f"host {terminal_safe(host)!r} is not a valid DNS name")
+        raise ValueError(f"host '{terminal_safe(host)}' is not a valid DNS name")
     return name
 
 

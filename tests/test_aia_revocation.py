@@ -88,7 +88,7 @@ def test_intermediate_fetched_over_aia_is_trusted_but_incomplete(pki_judge, pki_
     assert pki_http.requests == [("GET", "/issuing.crt", f"pki.contoso.com:{pki_http.port}")]
     assert fixes(report) == [
         "Install the issuing intermediate CA certificate on EXCH01 (Import-Certificate "
-        "-FilePath <intermediate.cer> -CertStoreLocation Cert:\\LocalMachine\\CA) and restart "
+        "-FilePath <intermediate.cer> -CertStoreLocation 'Cert:\\LocalMachine\\CA') and restart "
         "IIS (iisreset) so the server sends the whole chain"
     ]
     # Control: the same server sending its intermediate is complete.
@@ -196,8 +196,9 @@ def test_revoked_leaf_is_critical(pki_judge, pki_http) -> None:
     assert fixes(report) == [
         "A certificate of the chain EXCH01 sends is revoked: request a new certificate for "
         "EXCH01 from a CA that is not revoked, import it with Import-ExchangeCertificate "
-        "-Server EXCH01, then Enable-ExchangeCertificate -Server EXCH01 -Thumbprint "
-        f"<new thumbprint> -Services IIS, and remove {thumb}"
+        "-Server 'EXCH01' -FileData <the .pfx file's bytes> -Password <its password>, then "
+        "Enable-ExchangeCertificate -Server 'EXCH01' -Thumbprint <new thumbprint> "
+        f"-Services 'IIS', and remove {thumb}"
     ]
 
 

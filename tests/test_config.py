@@ -45,6 +45,17 @@ EXPECTED = {
         "6: revocation.max_urls: expected a whole number, got str 'many'",
     ],
     "invalid-missing-fqdn.yaml": ["2: servers[0].fqdn: is required"],
+    # Checked where they enter, before any becomes a command (issues #23, #26).
+    "invalid-hostile-names.yaml": [
+        "3: servers[0].fqdn: 'exch01.contoso.local;invoke-something' is not a valid DNS name",
+        "2: servers[0].name: 'EXCH01\\x1b[2J' has control characters",
+        "5: servers[0].urls.ews: 'exch01.contoso.local/EWS/Exchange.asmx' is not a usable URL: "
+        "no scheme: write the whole URL (https://HOST/PATH)",
+        "6: servers[0].urls.oab: 'https://mail fabrikam.test/OAB' is not a usable URL: "
+        "'https://mail fabrikam.test/OAB' has white space or control characters",
+        "7: servers[0].urls.ecp: 'https://mail.contoso.com\\n/ecp' is not a usable URL: "
+        "'https://mail.contoso.com\\x0a/ecp' has white space or control characters",
+    ],
     "invalid-nameserver.yaml": [
         "5: dns.nameservers[0]: 'dc01.contoso.local' is not an IP address (with an optional :port)"
     ],

@@ -128,9 +128,9 @@ def _servers(root: Reader) -> list[ServerConfig]:
         name = entry.text("name", required=True)
         fqdn = entry.text("fqdn", required=True).rstrip(".").lower()
         if fqdn and dns_name(fqdn) is None:
-            entry.problem("fqdn", f"{terminal_safe(fqdn)!r} is not a valid DNS name")
+            entry.problem("fqdn", f"'{terminal_safe(fqdn)}' is not a valid DNS name")
         if has_unsafe(name):
-            entry.problem("name", f"{terminal_safe(name)!r} has control characters")
+            entry.problem("name", f"'{terminal_safe(name)}' has control characters")
         if name.lower() in seen:
             entry.problem("name", f"server {name!r} is listed twice")
         seen.add(name.lower())

@@ -63,10 +63,21 @@ class AdInventory:
     notes: tuple[str, ...]
 
 
+_UNESCAPED_HASH = re.compile(r"(?<![\\=])#")
+
+
 def rdns(dn: str) -> list[tuple[str, str]]:
     """[(type lower-cased, value)] from the leaf up; [] for a DN that does not parse."""
     try:
         return [(attr.lower(), value) for attr, value, _sep in parse_dn(dn, escape=False)]
+    except LDAPInvalidDnError:
+        pass
+    # ldap3 wants every '#' escaped; RFC 4514 section 2.4 only a leading one, and a
+    # directory returns 'CN=EWS # 2 (Default Web Site)' as it is. Such a virtual
+    # directory must not be lost.
+    try:
+        repaired = _UNESCAPED_HASH.sub(r"\\#", dn)
+        return [(attr.lower(), value) for attr, value, _sep in parse_dn(repaired, escape=False)]
     except LDAPInvalidDnError:
         return []
 
@@ -175,7 +186,7 @@ def parse_servers(
         if dns_name(fqdn) is None:
             # Checked where it enters: the FQDN becomes -ComputerName in a fix.
             notes.append(
-                f"{name}: skipped, its networkAddress {terminal_safe(fqdn)!r} is not a DNS name"
+                f"{name}: skipped, its networkAddress '{terminal_safe(fqdn)}' is not a DNS name"
             )
             continue
         servers[name.lower()] = Server(name, fqdn, (), version, site, "ldap", roles)

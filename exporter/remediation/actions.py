@@ -7,8 +7,7 @@ the findings it answers. Sources, per command:
   Learn's pages for both cmdlets. The password is asked for with
   ``Read-Host -AsSecureString``, never written in the script.
 - ``Enable-ExchangeCertificate -Server -Thumbprint -Services``: its Learn page.
-- ``Add-DnsServerResourceRecordA``/``AAAA -ZoneName -Name -IPv4Address``/``-IPv6Address``
-  and ``Resolve-DnsName -Type -DnsOnly`` (the DnsServer and DnsClient modules).
+- DNS records: remediation/dnsrecords.py.
 - The KB 940726 cmdlets: remediation/kb940726.py; the mail and Auth steps:
   remediation/surfaces.py.
 """
@@ -17,29 +16,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from exporter.evaluate.outcome import Check, Reason
+from exporter.evaluate.outcome import Reason
 from exporter.evaluate.status import counted_problems
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Component
 from exporter.remediation.chain import enable_command
 from exporter.remediation.command import (
     SWITCH,
-    Address,
     Assign,
     Command,
-    Compare,
-    Host,
     Sub,
     Text,
     Thumbprint,
     Var,
 )
+from exporter.remediation.dnsrecords import record_fix
 from exporter.remediation.fix import (
     ENABLE,
     IMPORT,
     MOVE,
     NAME_IT,
-    RECORD,
     RECYCLE,
     RESTART,
     ROTATE,
@@ -48,7 +44,7 @@ from exporter.remediation.fix import (
     ordered,
 )
 from exporter.remediation.kb940726 import recycle_autodiscover_command, set_url_command
-from exporter.remediation.steps import Finding, Step, StepKind, advise, finding, run
+from exporter.remediation.steps import Finding, Step, StepKind, finding, run
 from exporter.remediation.surfaces import auth_steps, certificate_name_steps
 from exporter.remediation.whatif import (
     Action,
@@ -82,7 +78,7 @@ def fix_for(
     if isinstance(action, MoveUrl):
         return _move(action, before)
     if isinstance(action, AddRecords):
-        return _records(action, before, actions)
+        return record_fix(action, before, actions)
     return _rotation(action, before)
 
 
@@ -233,84 +229,6 @@ def _move(action: MoveUrl, before: Sequence[EndpointVerdict]) -> Fix:
             )
         )
     return Fix(action, tuple(steps), answers, (server.name,), (endpoint_key(endpoint),))
-
-
-def _records(
-    action: AddRecords, before: Sequence[EndpointVerdict], actions: Sequence[Action]
-) -> Fix:
-    name = action.name
-    on_name = [
-        v
-        for v in before
-        if v.probe.endpoint.target is not None and v.probe.endpoint.target.host == name
-    ]
-    moving = [a.endpoint for a in actions if isinstance(a, MoveUrl) and a.host == name]
-    answers = tuple(
-        finding(v, "dns_match")
-        for v in on_name
-        if v.checks[Check.DNS_MATCH].ok is False and v.checks[Check.DNS_MATCH].reason in _MISSING
-    )
-    servers = tuple(
-        dict.fromkeys(
-            [v.probe.endpoint.server.name for v in on_name] + [e.server.name for e in moving]
-        )
-    )
-    keys = tuple(
-        dict.fromkeys(
-            [endpoint_key(v.probe.endpoint) for v in on_name] + [endpoint_key(e) for e in moving]
-        )
-    )
-    comment = (
-        f"internal DNS: {name} must resolve to {', '.join(servers)} "
-        f"({', '.join(action.addresses)}); run on a DNS server of the domain and adjust "
-        "-ZoneName if the zone differs"
-    )
-    if "." not in name:
-        step = advise(
-            "Make {} resolve, for internal clients, to {}",
-            name,
-            ", ".join(action.addresses),
-            comment=comment,
-            addresses=answers,
-        )
-        return Fix(action, (ordered(step, RECORD),), answers, servers, keys)
-    label, zone = name.split(".", 1)
-    steps = []
-    for address in action.addresses:
-        record, family = ("AAAA", "IPv6Address") if ":" in address else ("A", "IPv4Address")
-        add = Command(
-            f"Add-DnsServerResourceRecord{record}",
-            (
-                ("ZoneName", Host(zone, "the DNS zone")),
-                ("Name", Text(label, "the record's name")),
-                (family, Address(address)),
-            ),
-        )
-        resolved = Sub(
-            Command(
-                "Resolve-DnsName",
-                (
-                    ("Name", Host(name)),
-                    ("Type", Text(record)),
-                    ("DnsOnly", SWITCH),
-                    ("ErrorAction", Text("SilentlyContinue")),
-                ),
-            ),
-            "IPAddress",
-        )
-        steps.append(
-            ordered(
-                run(
-                    StepKind.DNS,
-                    (add,),
-                    comment,
-                    done=Compare(resolved, "-contains", Address(address)),
-                    addresses=answers,
-                ),
-                RECORD,
-            )
-        )
-    return Fix(action, tuple(steps), answers, servers, keys)
 
 
 def _rotation(action: Action, before: Sequence[EndpointVerdict]) -> Fix:

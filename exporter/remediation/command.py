@@ -19,6 +19,9 @@ the five keeps it, and nothing else in the value can end the string. The
 typographic double quotes (U+201C U+201D U+201E) are ``"`` to PowerShell, which is
 why no value is ever written double-quoted.
 
+The module is long because the argument types, the statements and their one
+renderer are one contract: nothing outside it writes command text.
+
 A value that cannot be a valid instance of what the parameter takes (a host name
 that is not a DNS name, an identity with control characters, a placeholder such as
 ``<new thumbprint>`` the admin must fill in) is a :func:`problems` entry: the step
@@ -58,7 +61,7 @@ def shown(value: str) -> str:
 
 def _control_problem(what: str, value: str) -> str | None:
     if has_unsafe(value):
-        return f"{what} {shown(value)!r} has control characters"
+        return f"{what} '{shown(value)}' has control characters"
     return None
 
 
@@ -90,9 +93,9 @@ class Host(Text):
     def problem(self) -> str | None:
         name = dns_name(self.value)
         if name is None:
-            return f"{self.what} {shown(self.value)!r} is not a valid DNS name"
+            return f"{self.what} '{shown(self.value)}' is not a valid DNS name"
         if name != self.value.rstrip(".").lower():
-            return f"{self.what} {shown(self.value)!r} is not written as {name!r}"
+            return f"{self.what} '{shown(self.value)}' is not written as {name!r}"
         return None
 
 
@@ -105,17 +108,17 @@ class Url(Text):
     def problem(self) -> str | None:
         control = _control_problem(self.what, self.value)
         if control or any(ch.isspace() for ch in self.value):
-            return control or f"{self.what} {shown(self.value)!r} has white space"
+            return control or f"{self.what} '{shown(self.value)}' has white space"
         try:
             parts = urlsplit(self.value)
             host = parts.hostname or ""
             parts.port  # noqa: B018 - raises on a bad port
         except ValueError:
-            return f"{self.what} {shown(self.value)!r} is not a URL"
+            return f"{self.what} '{shown(self.value)}' is not a URL"
         if parts.scheme not in ("https", "http"):
-            return f"{self.what} {shown(self.value)!r} is not an http(s) URL"
+            return f"{self.what} '{shown(self.value)}' is not an http(s) URL"
         if not is_ip_literal(host) and dns_name(host) is None:
-            return f"the host of {self.what} {shown(self.value)!r} is not a valid DNS name"
+            return f"the host of {self.what} '{shown(self.value)}' is not a valid DNS name"
         return None
 
 
@@ -127,7 +130,7 @@ class Thumbprint(Text):
 
     def problem(self) -> str | None:
         if not _THUMBPRINT.match(self.value):
-            return f"{self.what} {shown(self.value)!r} is not a thumbprint"
+            return f"{self.what} '{shown(self.value)}' is not a thumbprint"
         return None
 
 
@@ -139,7 +142,7 @@ class Address(Text):
 
     def problem(self) -> str | None:
         if not is_ip_literal(self.value):
-            return f"{self.what} {shown(self.value)!r} is not an IP address"
+            return f"{self.what} '{shown(self.value)}' is not an IP address"
         return None
 
 

@@ -89,7 +89,13 @@ def step_json(step: Step) -> dict[str, Any]:
         "guard": step.guard,
         "server": step.server,
         "addresses": [
-            {"server": f.server, "component": f.component, "url": f.url, "check": f.check}
+            {
+                "server": f.server,
+                "component": f.component,
+                "url": f.url,
+                "check": f.check,
+                "subject": f.subject,
+            }
             for f in step.addresses
         ],
     }
