@@ -7,6 +7,7 @@ certificate bound next would not carry; the plan does neither."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives import hashes
 
 from exporter.evaluate.outcome import Check, Reason, Status
 from exporter.remediation import StepKind
+from exporter.render.html import render_page
 from exporter.render.json import snapshot_json
 from exporter.render.powershell import render_powershell
 from exporter.snapshot import Snapshot
@@ -141,6 +143,10 @@ def test_the_three_server_case(
     plan = json.loads(json.dumps(snapshot_json(snapshot)))["plan"]
     assert set(plan) == {"EXCH02", "EXCH07"}
     assert [s["kind"] for s in plan["EXCH07"]] == ["command", "command"]
+    # The page groups the namespace's fixes by server and names it on every command.
+    page = render_page(snapshot, NOW)
+    fixes = re.findall(r'<div class="fix"><span class="server">(\w+)</span><pre', page)
+    assert sorted(fixes) == ["EXCH02", "EXCH02", "EXCH07", "EXCH07"]
     answered = {(a["server"], a["component"], a["check"]) for a in plan["EXCH07"][1]["addresses"]}
     assert ("EXCH07", "ews", "expiry") in answered
     assert ("EXCH07", "ews", "consistent") in answered
