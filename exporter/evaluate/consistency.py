@@ -12,7 +12,8 @@ is a presented leaf that is trusted, date-valid, outside
 ``thresholds.expiry_warning`` and not revoked, that names the namespace's host,
 and, since a certificate is bound per server and service, every other host name
 that service is reached by on each server it would be bound to; among those, the
-longest remaining validity, then the newest. Endpoints presenting the target are
+longest remaining validity, then the newest (then the one most endpoints present,
+the fewest binds). Endpoints presenting the target are
 consistent, the others are not (``certificate_differs``, a warning), and the fix
 binds the target there. When no leaf qualifies every endpoint of the namespace is
 inconsistent and the message says why each leaf falls short: the fix is a new
@@ -22,7 +23,7 @@ judged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from exporter.certfacts import CertificateFacts
@@ -105,50 +106,77 @@ def choose_target(
     members: Sequence[EndpointVerdict],
     hosts: dict[tuple[str, str], set[str]],
 ) -> NamespaceTarget:
-    """The namespace's target among the leaves its endpoints present."""
+    """The namespace's target among the leaves its endpoints present: the best
+    healthy one (by validity, then the most presented) that names every host of
+    each server it would be bound to."""
     host = namespace[0]
     leaves: dict[str, CertificateFacts] = {}
     healthy: dict[str, EndpointVerdict] = {}
     flaws: dict[str, str] = {}
+    presenting: dict[str, set[tuple[str, str]]] = {}
     for verdict in members:
         leaf = verdict.leaf
         if leaf is None:
             continue
         key = leaf.fingerprint_sha256
-        leaves.setdefault(key, leaf)
+        endpoint = verdict.probe.endpoint
+        presenting.setdefault(key, set()).add((endpoint.server.name, endpoint.component.value))
+        if key not in leaves:
+            leaves[key] = leaf
+            if not covers(leaf, host):
+                flaws[key] = f"it does not name {host}"
+        if key in healthy or flaws.get(key, "").startswith("it does not name"):
+            continue
         problem = flaw(verdict)
-        if problem is None and covers(leaf, host):
-            healthy.setdefault(key, verdict)
+        if problem is None:
+            healthy[key] = verdict
+            flaws.pop(key, None)
         else:
-            flaws.setdefault(key, problem or f"it does not name {host}")
-    for key in list(healthy):
-        leaf = leaves[key]
-        for other in members:
-            if other.leaf is None or other.leaf.fingerprint_sha256 == key:
-                continue
-            server = other.probe.endpoint.server.name
-            service = other.probe.endpoint.component.service or ""
-            lacking = sorted(h for h in hosts.get((server, service), set()) if not covers(leaf, h))
-            if lacking:
-                flaws[key] = f"it does not name {', '.join(lacking)}, which {server} also serves"
-                del healthy[key]
-                break
-    distinct = tuple(leaves.values())
-    if not healthy:
-        why = "; ".join(
-            f"{leaves[k].thumbprint} ({_holders(members, k)}): {flaws[k]}" for k in leaves
-        )
-        why = f"none qualifies as the one to deploy: {why}"
-        return NamespaceTarget(namespace, None, None, why, distinct)
-    best = max(healthy, key=lambda k: (leaves[k].not_after, leaves[k].not_before))
-    leaf = leaves[best]
-    why = (
-        f"the one to deploy is {leaf.thumbprint}, presented by {_holders(members, best)}: "
-        f"trusted, names {host}, valid until {leaf.not_after:%Y-%m-%d}"
+            flaws.setdefault(key, problem)
+    pairs = {
+        (v.probe.endpoint.server.name, v.probe.endpoint.component.service or ""): v.leaf
+        for v in members
+        if v.leaf is not None
+    }
+    # Ties (the same dates) go to the one most endpoints present, the fewest binds.
+    ranked = sorted(
+        healthy,
+        key=lambda k: (leaves[k].not_after, leaves[k].not_before, len(presenting[k]), k),
+        reverse=True,
     )
-    if len(healthy) > 1:
-        why += f", the longest of the {len(healthy)} healthy ones"
-    return NamespaceTarget(namespace, leaf, healthy[best], why, distinct)
+    for key in ranked:
+        leaf = leaves[key]
+        lacking = _lacking(leaf, key, pairs, hosts)
+        if lacking is not None:
+            flaws[key] = lacking
+            continue
+        why = (
+            f"the one to deploy is {leaf.thumbprint}, presented by {_holders(members, key)}: "
+            f"trusted, names {host}, valid until {leaf.not_after:%Y-%m-%d}"
+        )
+        if len(healthy) > 1:
+            why += f", the longest of the {len(healthy)} healthy ones"
+        return NamespaceTarget(namespace, leaf, healthy[key], why, tuple(leaves.values()))
+    why = "; ".join(f"{leaves[k].thumbprint} ({_holders(members, k)}): {flaws[k]}" for k in leaves)
+    why = f"none qualifies as the one to deploy: {why}"
+    return NamespaceTarget(namespace, None, None, why, tuple(leaves.values()))
+
+
+def _lacking(
+    leaf: CertificateFacts,
+    key: str,
+    pairs: Mapping[tuple[str, str], CertificateFacts | None],
+    hosts: dict[tuple[str, str], set[str]],
+) -> str | None:
+    """Why ``leaf`` may not be bound on a server that presents another one: a host
+    that server's service is reached by which it does not name; None if none."""
+    for (server, service), presented in sorted(pairs.items()):
+        if presented is not None and presented.fingerprint_sha256 == key:
+            continue
+        lacking = sorted(h for h in hosts.get((server, service), set()) if not covers(leaf, h))
+        if lacking:
+            return f"it does not name {', '.join(lacking)}, which {server} also serves"
+    return None
 
 
 def _holders(members: Sequence[EndpointVerdict], key: str) -> str:

@@ -14,7 +14,7 @@ the findings it answers. Sources, per command:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from exporter.evaluate.outcome import Reason
 from exporter.evaluate.status import counted_problems
@@ -40,6 +40,7 @@ from exporter.remediation.fix import (
     RESTART,
     ROTATE,
     ROTATE_POOLS,
+    EndpointKey,
     Fix,
     ordered,
 )
@@ -51,7 +52,6 @@ from exporter.remediation.whatif import (
     AddRecords,
     Bind,
     MoveUrl,
-    OrgModel,
     endpoint_key,
 )
 
@@ -70,34 +70,42 @@ _CERTIFICATE_CHECKS = frozenset(
 )
 
 
-def fix_for(
-    action: Action, model: OrgModel, before: Sequence[EndpointVerdict], actions: Sequence[Action]
+def fixes_for(actions: Sequence[Action], before: Sequence[EndpointVerdict]) -> list[Fix]:
+    """Each action's fix, in the order given."""
+    by_key = {endpoint_key(v.probe.endpoint): v for v in before}
+    by_service: dict[tuple[str, str | None], list[EndpointVerdict]] = {}
+    for verdict in before:
+        endpoint = verdict.probe.endpoint
+        by_service.setdefault((endpoint.server.name, endpoint.component.service), []).append(
+            verdict
+        )
+    return [_fix_for(action, before, actions, by_key, by_service) for action in actions]
+
+
+def _fix_for(
+    action: Action,
+    before: Sequence[EndpointVerdict],
+    actions: Sequence[Action],
+    by_key: Mapping[EndpointKey, EndpointVerdict],
+    by_service: Mapping[tuple[str, str | None], list[EndpointVerdict]],
 ) -> Fix:
     if isinstance(action, Bind):
-        return _bind(action, before)
+        members = by_service.get((action.server, action.service), [])
+        holders = by_service.get((action.holder, action.service), [])
+        return _bind(action, members, holders)
     if isinstance(action, MoveUrl):
-        return _move(action, before)
+        return _move(action, by_key[endpoint_key(action.endpoint)])
     if isinstance(action, AddRecords):
         return record_fix(action, before, actions)
     return _rotation(action, before)
 
 
-def _bind(action: Bind, before: Sequence[EndpointVerdict]) -> Fix:
+def _bind(
+    action: Bind, members: Sequence[EndpointVerdict], holders: Sequence[EndpointVerdict]
+) -> Fix:
     server, service, thumbprint = action.server, action.service, action.thumbprint
-    members = [
-        v
-        for v in before
-        if v.probe.endpoint.server.name == server and v.probe.endpoint.component.service == service
-    ]
     holder = next(
-        (
-            v
-            for v in before
-            if v.probe.endpoint.server.name == action.holder
-            and v.leaf is not None
-            and v.leaf.thumbprint == thumbprint
-        ),
-        None,
+        (v for v in holders if v.leaf is not None and v.leaf.thumbprint == thumbprint), None
     )
     holder_has = {name for name, _ in counted_problems(holder)} if holder else set()
     answers = tuple(
@@ -190,10 +198,9 @@ def _import(server: str, holder: str, thumbprint: str, answers: tuple[Finding, .
     )
 
 
-def _move(action: MoveUrl, before: Sequence[EndpointVerdict]) -> Fix:
+def _move(action: MoveUrl, verdict: EndpointVerdict) -> Fix:
     endpoint = action.endpoint
     server = endpoint.server
-    verdict = next(v for v in before if v.probe.endpoint == endpoint)
     moved = action.host
     value = moved if endpoint.component is Component.OUTLOOK_ANYWHERE else action.url
     answers = (finding(verdict, "name_match"),)

@@ -312,7 +312,16 @@ class Assign:
         Var(self.name)  # the same grammar
 
 
-Statement = Command | Pipeline | Assign
+@dataclass(frozen=True)
+class Unless:
+    """``statements``, run only while ``done`` (true once they took effect) is false:
+    ``if (<not done>) { ... }``. For one step that adds several things, each once."""
+
+    done: Condition
+    statements: tuple[Command | Pipeline | Assign, ...]
+
+
+Statement = Command | Pipeline | Assign | Unless
 
 
 @dataclass(frozen=True)
@@ -362,6 +371,8 @@ def render(node: Statement | Condition) -> str:
         return " | ".join(render(c) for c in node.commands)
     if isinstance(node, Assign):
         return f"${node.name} = {render(node.value)}"
+    if isinstance(node, Unless):
+        return render_guarded(node.statements, node.done)
     if isinstance(node, Compare):
         return f"{node.left.render()} {node.op} {node.right.render()}"
     if isinstance(node, Not):
@@ -384,23 +395,29 @@ def render_guarded(statements: tuple[Statement, ...], done: Condition | None) ->
 def problems(node: Statement | Condition) -> Iterator[str]:
     """Why ``node`` may not be written as a command: each argument that is not a
     valid instance of what its parameter takes."""
+    nodes, args = _parts(node)
+    for arg in args:
+        if (problem := arg.problem()) is not None:
+            yield problem
+    for child in nodes:
+        yield from problems(child)
+
+
+def _parts(node: Statement | Condition) -> tuple[list[Statement | Condition], list[Arg]]:
+    """A node's statements or conditions, and its arguments."""
     if isinstance(node, Command):
-        for _, value in node.params:
-            if (problem := value.problem()) is not None:
-                yield problem
-    elif isinstance(node, Pipeline):
-        for command in node.commands:
-            yield from problems(command)
-    elif isinstance(node, Assign):
-        yield from problems(node.value)
-    elif isinstance(node, Compare):
-        for side in (node.left, node.right):
-            if (problem := side.problem()) is not None:
-                yield problem
-    elif isinstance(node, Not):
-        yield from problems(node.inner)
-    elif (problem := node.problem()) is not None:
-        yield problem
+        return [], [value for _, value in node.params]
+    if isinstance(node, Pipeline):
+        return list(node.commands), []
+    if isinstance(node, Assign):
+        return [node.value], []
+    if isinstance(node, Unless):
+        return [node.done, *node.statements], []
+    if isinstance(node, Compare):
+        return [], [node.left, node.right]
+    if isinstance(node, Not):
+        return [node.inner], []
+    return [], [node]
 
 
 @dataclass(frozen=True)

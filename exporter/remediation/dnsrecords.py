@@ -12,7 +12,16 @@ from collections.abc import Sequence
 
 from exporter.evaluate.outcome import Check, Reason
 from exporter.evaluate.verdict import EndpointVerdict
-from exporter.remediation.command import SWITCH, Address, Command, Compare, Host, Sub, Text
+from exporter.remediation.command import (
+    SWITCH,
+    Address,
+    Command,
+    Compare,
+    Host,
+    Sub,
+    Text,
+    Unless,
+)
 from exporter.remediation.fix import RECORD, Fix, ordered
 from exporter.remediation.steps import StepKind, advise, finding, run
 from exporter.remediation.whatif import Action, AddRecords, MoveUrl, endpoint_key
@@ -64,39 +73,38 @@ def record_fix(
         )
         return Fix(action, (ordered(step, RECORD),), answers, servers, keys)
     label, zone = name.split(".", 1)
-    steps = []
-    for address in action.addresses:
-        record, family = ("AAAA", "IPv6Address") if ":" in address else ("A", "IPv4Address")
-        add = Command(
-            f"Add-DnsServerResourceRecord{record}",
+    records = [_record(name, label, zone, address) for address in action.addresses]
+    if len(records) == 1:
+        ((add, done),) = records
+        step = run(StepKind.DNS, (add,), comment, done=done, addresses=answers)
+    else:
+        # One step for the name, whatever the number of servers: each record once.
+        adds = tuple(Unless(done, (add,)) for add, done in records)
+        step = run(StepKind.DNS, adds, comment, addresses=answers)
+    return Fix(action, (ordered(step, RECORD),), answers, servers, keys)
+
+
+def _record(name: str, label: str, zone: str, address: str) -> tuple[Command, Compare]:
+    """The record for one address, and the test that it is there."""
+    record, family = ("AAAA", "IPv6Address") if ":" in address else ("A", "IPv4Address")
+    add = Command(
+        f"Add-DnsServerResourceRecord{record}",
+        (
+            ("ZoneName", Host(zone, "the DNS zone")),
+            ("Name", Text(label, "the record's name")),
+            (family, Address(address)),
+        ),
+    )
+    resolved = Sub(
+        Command(
+            "Resolve-DnsName",
             (
-                ("ZoneName", Host(zone, "the DNS zone")),
-                ("Name", Text(label, "the record's name")),
-                (family, Address(address)),
+                ("Name", Host(name)),
+                ("Type", Text(record)),
+                ("DnsOnly", SWITCH),
+                ("ErrorAction", Text("SilentlyContinue")),
             ),
-        )
-        resolved = Sub(
-            Command(
-                "Resolve-DnsName",
-                (
-                    ("Name", Host(name)),
-                    ("Type", Text(record)),
-                    ("DnsOnly", SWITCH),
-                    ("ErrorAction", Text("SilentlyContinue")),
-                ),
-            ),
-            "IPAddress",
-        )
-        steps.append(
-            ordered(
-                run(
-                    StepKind.DNS,
-                    (add,),
-                    comment,
-                    done=Compare(resolved, "-contains", Address(address)),
-                    addresses=answers,
-                ),
-                RECORD,
-            )
-        )
-    return Fix(action, tuple(steps), answers, servers, keys)
+        ),
+        "IPAddress",
+    )
+    return add, Compare(resolved, "-contains", Address(address))

@@ -30,7 +30,7 @@ from exporter.evaluate.consistency import namespace_key, namespace_targets
 from exporter.evaluate.outcome import Check, Reason
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Component, ExchangeVersion
-from exporter.remediation.actions import fix_for
+from exporter.remediation.actions import fixes_for
 from exporter.remediation.advice import advice_for, namesakes
 from exporter.remediation.fix import Fix
 from exporter.remediation.proof import proof_rank, prove
@@ -179,18 +179,24 @@ def _rotation_due(verdict: EndpointVerdict) -> bool:
 def build_plan(model: OrgModel, before: Sequence[EndpointVerdict]) -> Plan:
     """The organisation's plan from its judged endpoints (``consistent`` decided)."""
     actions = plan_actions(model, before)
-    fixes = [fix_for(action, model, before, actions) for action in actions]
+    fixes = fixes_for(actions, before)
     refused = prove(model, before, fixes)
-    moved_to = {
-        fix.action.host
+    proven_moves = [
+        fix.action
         for i, fix in enumerate(fixes)
         if isinstance(fix.action, MoveUrl) and i not in refused
-    }
+    ]
+    moved_to = {move.host for move in proven_moves}
+    moved_on = {move.endpoint.server.name for move in proven_moves}
     final: list[Fix] = []
     for i, fix in enumerate(fixes):
-        record = fix.action
-        if isinstance(record, AddRecords) and not fix.addresses and record.name not in moved_to:
-            continue  # it only served moves that were refused
+        # A record or a bind that answers nothing of its own only served moves: it
+        # goes with them when they were refused.
+        action = fix.action
+        if not fix.addresses and isinstance(action, AddRecords) and action.name not in moved_to:
+            continue
+        if not fix.addresses and isinstance(action, Bind) and action.server not in moved_on:
+            continue
         final.append(fix.refused(refused[i]) if i in refused else fix)
     answered = {f for fix in final if fix.proven for f in fix.addresses}
     names = namesakes(list(before))

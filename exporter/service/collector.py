@@ -84,7 +84,8 @@ _CHECK_METRICS = {
     ),
     Check.CONSISTENT: (
         "exchange_internal_url_cert_consistent",
-        "1 if the endpoint presents its namespace's newest certificate; 0 if not.",
+        "1 if the endpoint presents its namespace's target certificate (chosen by health); "
+        "0 if not.",
     ),
 }
 
