@@ -250,6 +250,19 @@ def test_hostile_certificate_names_never_reach_a_command() -> None:
     assert "Remove-Mailbox" not in " ".join(fix.texts)
 
 
+def test_a_san_ending_in_a_newline_is_never_suggested() -> None:
+    """``$`` matches before a final newline: the old check let 'mail.contoso.com\\n'
+    through, giving https://mail.contoso.com\\n:443/... and -ZoneName "contoso.com\\n"."""
+    newline = ROOT.issue("mail.contoso.com\n", "mail.contoso.com")
+    fix = remediate(Component.EWS, "https://exch01.contoso.local/EWS/Exchange.asmx", cert=newline)
+    assert fix.suggested_url == "https://mail.contoso.com/EWS/Exchange.asmx"
+    assert "\n" not in "".join(fix.texts)
+    alone = ROOT.issue("mail.contoso.com\n")
+    fix = remediate(Component.EWS, "https://exch01.contoso.local/EWS/Exchange.asmx", cert=alone)
+    assert fix.suggested_url is None
+    assert all(s.kind is StepKind.ADVICE for s in fix.steps)
+
+
 def test_discovered_identity_is_quoted() -> None:
     fix = remediate(
         Component.EWS,

@@ -201,10 +201,10 @@ def renew_step(verdict: EndpointVerdict) -> Step | None:
     )
     service = endpoint.component.service or "IIS"
     return advise(
-        "Renew certificate {}, which {} on {} ({}), for a CA certificate, then {}",
+        "Renew certificate {} on {}, which {}: request a new one from your CA ({}), then {}",
         leaf.thumbprint,
-        "has expired" if expired else "expires soon",
         server,
+        "has expired" if expired else "expires soon",
         request,
         enable_command(server, NEW_THUMBPRINT, service),
         comment=f"{server}: certificate valid until {leaf.not_after:%Y-%m-%d}",
