@@ -164,8 +164,8 @@ def test_page_carries_the_fix_and_resolves(
     am, prometheus = alerting_stack(tmp_path, exporter.port, receiver.port)
     try:
         command = (
-            'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
-            f"-InternalUrl https://mail.contoso.com:{tls.port}/EWS/Exchange.asmx"
+            "Set-WebServicesVirtualDirectory -Identity 'EXCH01\\EWS (Default Web Site)' "
+            f"-InternalUrl 'https://mail.contoso.com:{tls.port}/EWS/Exchange.asmx'"
         )
 
         def firing(path, body):
@@ -292,8 +292,15 @@ def test_a_renewal_left_behind_pages_and_its_fix_shows(
         alert = _alert(body, inconsistent, "EXCH02")
         assert alert is not None
         assert alert["labels"]["severity"] == "warning"
+        # Exported from EXCH01, which has it, imported on EXCH02, then enabled there.
         assert alert["annotations"]["remediation"] == (
-            f"Enable-ExchangeCertificate -Server EXCH02 -Thumbprint {thumb} -Services IIS\n"
+            "$password = Read-Host -AsSecureString -Prompt "
+            "'A password to protect the exported certificate in transit'; "
+            f"$pfx = Export-ExchangeCertificate -Server 'EXCH01' -Thumbprint '{thumb}' "
+            "-BinaryEncoded -Password $password; "
+            "Import-ExchangeCertificate -Server 'EXCH02' -FileData $pfx.FileData "
+            "-Password $password\n"
+            f"Enable-ExchangeCertificate -Server 'EXCH02' -Thumbprint '{thumb}' -Services 'IIS'\n"
         )
         assert not any(
             _alert(b, inconsistent, "EXCH01") for p, b in receiver.received if p == "/webhook"
@@ -381,7 +388,7 @@ def test_auth_and_back_end_certificates_page_with_their_fixes(
         assert rotation["labels"]["component"] == "auth_certificate"
         assert "Set-AuthConfig -PublishCertificate" in rotation["annotations"]["remediation"]
         assert (
-            "Restart-WebAppPool -Name MSExchangeOWAAppPool"
+            "Restart-WebAppPool -Name 'MSExchangeOWAAppPool'"
             in rotation["annotations"]["remediation"]
         )
         renewal = found["ExchangeBackEndCertificateExpiring"]

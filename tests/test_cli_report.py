@@ -51,13 +51,13 @@ def test_json_report_contract(kb_lab) -> None:
     assert ews["chain_not_after"].endswith("Z")
     assert ews["suggested_url"] == f"https://mail.contoso.com:{port}/EWS/Exchange.asmx"
     assert ews["remediation"] == [
-        'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
-        f"-InternalUrl https://mail.contoso.com:{port}/EWS/Exchange.asmx"
+        "Set-WebServicesVirtualDirectory -Identity 'EXCH01\\EWS (Default Web Site)' "
+        f"-InternalUrl 'https://mail.contoso.com:{port}/EWS/Exchange.asmx'"
     ]
     scp = data["endpoints"][0]
     assert scp["remediation"][0].startswith(
-        "Set-ClientAccessService -Identity EXCH01 -AutodiscoverServiceInternalUri "
-        f"https://mail.contoso.com:{port}/Autodiscover/Autodiscover.xml"
+        "Set-ClientAccessService -Identity 'EXCH01' -AutodiscoverServiceInternalUri "
+        f"'https://mail.contoso.com:{port}/Autodiscover/Autodiscover.xml'"
     )
     assert "MSExchangeAutodiscoverAppPool" in scp["remediation"][1]
     assert data["endpoints"][3]["remediation"] == []
@@ -96,15 +96,15 @@ def test_powershell_report(kb_lab) -> None:
     assert result.returncode == 2
     code = [line for line in result.stdout.splitlines() if line and not line.startswith("#")]
     assert code == [
-        f"Set-ClientAccessService -Identity EXCH01 -AutodiscoverServiceInternalUri "
-        f"https://mail.contoso.com:{port}/Autodiscover/Autodiscover.xml",
-        'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
-        f"-InternalUrl https://mail.contoso.com:{port}/EWS/Exchange.asmx",
-        'Set-OABVirtualDirectory -Identity "EXCH01\\OAB (Default Web Site)" '
-        f"-InternalUrl https://mail.contoso.com:{port}/OAB",
+        "Set-ClientAccessService -Identity 'EXCH01' -AutodiscoverServiceInternalUri "
+        f"'https://mail.contoso.com:{port}/Autodiscover/Autodiscover.xml'",
+        "Set-WebServicesVirtualDirectory -Identity 'EXCH01\\EWS (Default Web Site)' "
+        f"-InternalUrl 'https://mail.contoso.com:{port}/EWS/Exchange.asmx'",
+        "Set-OABVirtualDirectory -Identity 'EXCH01\\OAB (Default Web Site)' "
+        f"-InternalUrl 'https://mail.contoso.com:{port}/OAB'",
         # The recycle last: after every URL it serves has moved.
-        "Invoke-Command -ComputerName exch01.contoso.local -ScriptBlock { Import-Module "
-        "WebAdministration; Restart-WebAppPool -Name MSExchangeAutodiscoverAppPool }",
+        "Invoke-Command -ComputerName 'exch01.contoso.local' -ScriptBlock { Import-Module "
+        "-Name 'WebAdministration'; Restart-WebAppPool -Name 'MSExchangeAutodiscoverAppPool' }",
     ]
     assert "# ===== EXCH01 (exch01.contoso.local)" in result.stdout
 
@@ -254,8 +254,9 @@ def test_the_demo_labs_fix_script_runs_top_to_bottom_twice(tmp_path) -> None:
         assert len(code) == len(set(code)), f"{server}: a command appears twice"
         for line in code:
             if "Add-DnsServerResourceRecord" in line:
-                assert line.startswith("if (-not (Resolve-DnsName -Name "), line
-                assert "-ErrorAction SilentlyContinue)) { Add-DnsServerResourceRecord" in line
+                assert line.startswith("if ((Resolve-DnsName -Name "), line
+                assert "-DnsOnly -ErrorAction 'SilentlyContinue').IPAddress -notcontains '" in line
+                assert "') { Add-DnsServerResourceRecord" in line
                 assert line.endswith(" }")
     exch01 = sections["EXCH01"]
     dns = [i for i, line in enumerate(exch01) if "Add-DnsServerResourceRecord" in line]
@@ -266,4 +267,4 @@ def test_the_demo_labs_fix_script_runs_top_to_bottom_twice(tmp_path) -> None:
     assert recycle
     assert max(dns) < min(setters) < max(setters) < min(recycle)
     # The record four components need, once.
-    assert len([x for x in exch01 if '-Name "mail"' in x and "Add-Dns" in x]) == 1
+    assert len([x for x in exch01 if "-Name 'mail'" in x and "Add-Dns" in x]) == 1

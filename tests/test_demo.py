@@ -56,8 +56,8 @@ def test_demo_shows_the_mismatch_and_its_fix_then_stops() -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
             page = r.read().decode()
         assert (
-            'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)"'.replace(
-                '"', "&quot;"
+            "Set-WebServicesVirtualDirectory -Identity 'EXCH01\\EWS (Default Web Site)'".replace(
+                "'", "&#x27;"
             )
             in page
         )

@@ -89,7 +89,7 @@ def test_back_end_inside_the_critical_threshold_pages_with_the_renewal(surfaces,
     assert report.verdict.expiry.reason is Reason.EXPIRES_SOON
     (step,) = report.remediation.steps
     assert step.kind is StepKind.ADVICE  # no one-line command is confirmed for the binding
-    assert "New-ExchangeCertificate -Server EXCH01" in step.text
+    assert "New-ExchangeCertificate -Server 'EXCH01'" in step.text
     assert "'Exchange Back End' site's https binding on port 444" in step.text
 
 
@@ -120,21 +120,21 @@ def test_auth_certificate_on_its_own_thresholds(surfaces, make_tls, issuing_ca) 
     assert rotation.kind is StepKind.COMMAND
     assert rotation.text.split("; ") == [
         "$auth = New-ExchangeCertificate -KeySize 2048 -PrivateKeyExportable $true "
-        '-SubjectName "cn=Microsoft Exchange Server Auth Certificate" '
-        '-FriendlyName "Microsoft Exchange Server Auth Certificate" -DomainName @()',
+        "-SubjectName 'cn=Microsoft Exchange Server Auth Certificate' "
+        "-FriendlyName 'Microsoft Exchange Server Auth Certificate' -DomainName @()",
         "Set-AuthConfig -NewCertificateThumbprint $auth.Thumbprint "
         "-NewCertificateEffectiveDate (Get-Date)",
         "Set-AuthConfig -PublishCertificate",
         "Set-AuthConfig -ClearPreviousCertificate",
     ]
     assert rotation.guard == (
-        f'(Get-AuthConfig).CurrentCertificateThumbprint -ne "{verdict.leaf.thumbprint}"'
+        f"(Get-AuthConfig).CurrentCertificateThumbprint -ne '{verdict.leaf.thumbprint}'"
     )
     assert pools.kind is StepKind.IIS
     assert pools.text == (
-        f"Invoke-Command -ComputerName {FQDN} -ScriptBlock {{ Import-Module "
-        "WebAdministration; Restart-WebAppPool -Name MSExchangeOWAAppPool; "
-        "Restart-WebAppPool -Name MSExchangeECPAppPool }"
+        f"Invoke-Command -ComputerName '{FQDN}' -ScriptBlock {{ Import-Module "
+        "-Name 'WebAdministration'; Restart-WebAppPool -Name 'MSExchangeOWAAppPool'; "
+        "Restart-WebAppPool -Name 'MSExchangeECPAppPool' }"
     )
     assert "Hybrid Configuration Wizard" in hybrid.text
     assert hybrid.kind is StepKind.ADVICE
@@ -250,11 +250,11 @@ def test_every_renderer_shows_the_new_surfaces(
     assert "name_mismatch" not in table.stdout  # the table shows the messages
     assert "is not among the certificate's subject alternative names" in table.stdout
     assert "self-signed by design" not in table.stdout  # not a problem: it does not apply
-    assert "Enable-ExchangeCertificate -Server EXCH01 -Thumbprint <thumbprint> -Services SMTP" in (
-        script.stdout
-    )
-    rotation_guard = '(Get-AuthConfig).CurrentCertificateThumbprint -ne "'
-    assert f'if (-not ({rotation_guard}{facts(auth).thumbprint}"))' in script.stdout
+    assert (
+        "Enable-ExchangeCertificate -Server 'EXCH01' -Thumbprint <new thumbprint> -Services 'SMTP'"
+    ) in script.stdout
+    rotation_guard = "(Get-AuthConfig).CurrentCertificateThumbprint -eq '"
+    assert f"if ({rotation_guard}{facts(auth).thumbprint}') {{ " in script.stdout
     assert "Set-AuthConfig -PublishCertificate" in script.stdout
     assert "'Exchange Back End' site's https binding on port 444" in script.stdout
     # The Auth certificate's 10 days are critical on its own 14-day threshold, whatever -c says.

@@ -61,19 +61,27 @@ def test_report_json_for_discovered_endpoints(
     assert ews16["source"] == "ldap"
     assert ews16["status"] == "critical"
     assert ews16["checks"]["name_match"] is False
-    assert ews16["remediation"][0] == (
-        'Set-WebServicesVirtualDirectory -Identity "EXCH16\\EWS (Default Web Site)" '
-        f"-InternalUrl https://mail.contoso.com:{tls.port}/EWS/Exchange.asmx"
+    # mail.contoso.com does not resolve: its record comes before the URL moved onto it.
+    record = (
+        "Add-DnsServerResourceRecordA -ZoneName 'contoso.com' -Name 'mail' -IPv4Address '127.0.5.1'"
     )
+    assert ews16["remediation"][:2] == [
+        record,
+        "Set-WebServicesVirtualDirectory -Identity 'EXCH16\\EWS (Default Web Site)' "
+        f"-InternalUrl 'https://mail.contoso.com:{tls.port}/EWS/Exchange.asmx'",
+    ]
     assert eps[("EXCH16", "autodiscover")]["site_scope"] == ["HQ"]
-    assert eps[("EXCH16", "autodiscover")]["remediation"][0].startswith(
-        "Set-ClientAccessService -Identity EXCH16 "
+    assert eps[("EXCH16", "autodiscover")]["remediation"][0] == record
+    assert eps[("EXCH16", "autodiscover")]["remediation"][1].startswith(
+        "Set-ClientAccessService -Identity 'EXCH16' "
     )
-    assert eps[("EXCH07", "autodiscover")]["remediation"][0].startswith(
-        "Set-ClientAccessServer -Identity EXCH07 "
+    assert eps[("EXCH07", "autodiscover")]["remediation"][0] == record
+    assert eps[("EXCH07", "autodiscover")]["remediation"][1].startswith(
+        "Set-ClientAccessServer -Identity 'EXCH07' "
     )
-    assert eps[("EXCH07", "um")]["remediation"][0].startswith(
-        'Set-UMVirtualDirectory -Identity "EXCH07\\UnifiedMessaging (Default Web Site)" '
+    assert eps[("EXCH07", "um")]["remediation"][0] == record
+    assert eps[("EXCH07", "um")]["remediation"][1].startswith(
+        "Set-UMVirtualDirectory -Identity 'EXCH07\\UnifiedMessaging (Default Web Site)' "
     )
     oab07 = eps[("EXCH07", "oab")]
     assert oab07["status"] == "warning"

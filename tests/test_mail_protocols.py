@@ -249,8 +249,8 @@ def test_mail_fixes_command_by_command(mail_lab, mail_cert, tmp_path) -> None:
     assert enable.kind is StepKind.ADVICE
     assert enable.text == (
         f"The SMTP certificate on EXCH01 ({thumb}) does not name {HOST}: find or request one "
-        "that does (Get-ExchangeCertificate -Server EXCH01), then Enable-ExchangeCertificate "
-        "-Server EXCH01 -Thumbprint <thumbprint> -Services SMTP"
+        "that does (Get-ExchangeCertificate -Server 'EXCH01'), then Enable-ExchangeCertificate "
+        "-Server 'EXCH01' -Thumbprint <new thumbprint> -Services 'SMTP'"
     )
     assert connector.kind is StepKind.ADVICE
     assert (
@@ -258,16 +258,16 @@ def test_mail_fixes_command_by_command(mail_lab, mail_cert, tmp_path) -> None:
         in connector.text
     )
     assert (
-        'Set-ReceiveConnector "EXCH01\\Default Frontend EXCH01" -TlsCertificateName '
-        '"<I>$($c.Issuer)<S>$($c.Subject)"'
+        "Set-ReceiveConnector -Identity 'EXCH01\\Default Frontend EXCH01' -TlsCertificateName "
+        "('<I>' + $c.Issuer + '<S>' + $c.Subject)"
     ) in connector.text
     assert 'send connector "Outbound to Office 365"' in connector.text
     enable, settings, restart = reports["imap"].remediation.steps
-    assert "-Services IMAP" in enable.text
+    assert "-Services 'IMAP'" in enable.text
     assert settings.kind is StepKind.COMMAND
-    assert settings.text == f'Set-ImapSettings -Server "EXCH01" -X509CertificateName {HOST}'
+    assert settings.text == f"Set-ImapSettings -Server 'EXCH01' -X509CertificateName '{HOST}'"
     assert restart.kind is StepKind.COMMAND
     assert restart.text == (
-        "Invoke-Command -ComputerName exch01.contoso.local -ScriptBlock "
-        "{ Restart-Service MSExchangeIMAP4,MSExchangeIMAP4BE }"
+        "Invoke-Command -ComputerName 'exch01.contoso.local' -ScriptBlock "
+        "{ Restart-Service -Name 'MSExchangeIMAP4','MSExchangeIMAP4BE' }"
     )

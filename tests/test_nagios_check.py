@@ -118,8 +118,8 @@ def test_critical_kb940726_with_its_fix(kb_lab) -> None:
     assert len(perf) == 12
     assert all(PERF.match(p) for p in perf), perf
     assert (
-        '  fix: Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
-        f"-InternalUrl https://mail.contoso.com:{port}/EWS/Exchange.asmx"
+        "  fix: Set-WebServicesVirtualDirectory -Identity 'EXCH01\\EWS (Default Web Site)' "
+        f"-InternalUrl 'https://mail.contoso.com:{port}/EWS/Exchange.asmx'"
     ) in rest
     # Selecting only the healthy server makes it OK.
     assert check("--config.file", str(path), "--server", "EXCH02").returncode == 0

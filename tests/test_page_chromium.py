@@ -53,8 +53,8 @@ def test_admin_sees_the_mismatch_and_copies_the_fix(kb_lab, start_exporter, brow
     assert healthy.inner_text() == "OK"
     assert healthy.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(23, 112, 58)"
     command = (
-        'Set-WebServicesVirtualDirectory -Identity "EXCH01\\EWS (Default Web Site)" '
-        f"-InternalUrl https://mail.contoso.com:{port}/EWS/Exchange.asmx"
+        "Set-WebServicesVirtualDirectory -Identity 'EXCH01\\EWS (Default Web Site)' "
+        f"-InternalUrl 'https://mail.contoso.com:{port}/EWS/Exchange.asmx'"
     )
     fix = page.locator("pre", has_text="Set-WebServicesVirtualDirectory")
     assert fix.is_visible()

@@ -80,7 +80,7 @@ def test_client_auth_only_leaf_is_wrong_usage(chain_judge) -> None:
     )
     (fix,) = [step.text for step in report.remediation.steps]
     assert "include Server Authentication (the Web Server template)" in fix
-    assert "Enable-ExchangeCertificate -Server EXCH01 -Thumbprint <new thumbprint>" in fix
+    assert "Enable-ExchangeCertificate -Server 'EXCH01' -Thumbprint <new thumbprint>" in fix
 
 
 @pytest.mark.parametrize("eku", [[ANY_EKU], [], [CLIENT_AUTH, SERVER_AUTH]])
