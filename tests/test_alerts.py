@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from exporter.model import Component, ExchangeVersion
+from exporter.remediation.command import render
 from exporter.remediation.kb940726 import recycle_autodiscover_command, set_url_command
 
 ROOT = Path(__file__).parent.parent
@@ -121,12 +122,13 @@ def test_name_mismatch_carries_the_exact_fix(tmp_path: Path, component: Componen
     url = f"https://exch01.contoso.local{PATHS[component]}"
     suggested = f"https://mail.contoso.com{PATHS[component]}"
     value = "mail.contoso.com" if component is Component.OUTLOOK_ANYWHERE else suggested
-    steps = [set_url_command("EXCH01", component, version, value)]
+    steps = [
+        "Add-DnsServerResourceRecordA -ZoneName 'contoso.com' -Name 'mail' "
+        "-IPv4Address '10.0.0.21'",
+        render(set_url_command("EXCH01", component, version, value)),
+    ]
     if component is Component.AUTODISCOVER:
-        steps.append(recycle_autodiscover_command("exch01.contoso.local"))
-    steps.append(
-        'Add-DnsServerResourceRecordA -ZoneName "contoso.com" -Name "mail" -IPv4Address 10.0.0.21'
-    )
+        steps.append(render(recycle_autodiscover_command("exch01.contoso.local")))
     ep = {"server": "EXCH01", "component": component.value}
     healthy = {"server": "EXCH02", "component": component.value}
     input_series = [
@@ -366,11 +368,14 @@ def test_certificate_inconsistent(tmp_path: Path) -> None:
         "65m",
         {**JOINED, "severity": "warning"},
         {
-            "summary": "EXCH01 ews presents an older certificate than the other servers of "
-            "mail.contoso.com",
+            "summary": "EXCH01 ews presents another certificate than the one mail.contoso.com "
+            "should present",
             "description": "The servers that answer mail.contoso.com do not present the same "
-            f"certificate: EXCH01 still presents an older one for {URL}, which will expire by "
-            "surprise. Enable the newest certificate on EXCH01.",
+            f"certificate: EXCH01 presents another one for {URL} than the namespace's target "
+            "(chosen by health: trusted, valid, outside the warning threshold, naming every "
+            "host; then the longest validity), and will fail apart from the others. The steps "
+            "below copy the target to EXCH01 and enable it, or say why no certificate "
+            "qualifies and to request one.",
             "remediation": FIX + "\n",
         },
         early="30m",

@@ -130,8 +130,7 @@ def test_a_missing_record_still_gets_its_command(lab) -> None:
         for server in ("EXCH01", "EXCH02")
     }
     assert commands["EXCH01"] == [
-        "Add-DnsServerResourceRecordA -ZoneName 'contoso.com' -Name 'mail' "
-        "-IPv4Address '127.0.8.1'"
+        "Add-DnsServerResourceRecordA -ZoneName 'contoso.com' -Name 'mail' -IPv4Address '127.0.8.1'"
     ]
     assert commands["EXCH02"] == [
         "Add-DnsServerResourceRecordA -ZoneName 'contoso.com' -Name 'mail2' "

@@ -154,6 +154,22 @@ def mail_steps(verdict: EndpointVerdict) -> list[Step]:
             server=server,
         )
     ]
+    if endpoint.component in SETTINGS:
+        # Without a certificate to bind, these run after the admin's Enable: advice
+        # too (the what-if cannot see a certificate only the admin will choose).
+        settings, restart = certificate_name_steps(endpoint, host, steps[0].addresses)
+        steps.append(
+            advise(
+                "Then make {} pick it by the name clients use: {}; and restart its "
+                "services, which read the certificate at start: {}",
+                service,
+                settings.text,
+                restart.text,
+                comment=settings.comment,
+                addresses=steps[0].addresses,
+                server=server,
+            )
+        )
     smtp = endpoint.component in (Component.SMTP, Component.SMTP_SUBMISSION)
     if smtp and endpoint.tls_certificate_name:
         steps.append(connector_step(endpoint))
