@@ -157,8 +157,7 @@ def test_dns_step_when_certificate_name_is_not_in_internal_dns() -> None:
     # The record first: the moved URL needs it.
     assert [s.kind for s in fix.steps] == [StepKind.DNS, StepKind.COMMAND]
     assert fix.steps[0].text == (
-        "Add-DnsServerResourceRecordA -ZoneName 'contoso.com' -Name 'mail' "
-        "-IPv4Address '10.0.0.21'"
+        "Add-DnsServerResourceRecordA -ZoneName 'contoso.com' -Name 'mail' -IPv4Address '10.0.0.21'"
     )
     assert fix.steps[0].runs == (
         "if ((Resolve-DnsName -Name 'mail.contoso.com' -Type 'A' -DnsOnly "

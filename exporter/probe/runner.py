@@ -29,8 +29,10 @@ from exporter.probe.tls import TlsClient
 
 # Handshakes handed to the engine at a time while planning goes on.
 FEED_CHUNK = 16
-# Auth metadata documents fetched at once (one per client-access server).
-DOCUMENT_THREADS = 4
+# Auth metadata documents fetched at once (one per client-access server), at most
+# probe.concurrency: each is bounded by probe.timeout as a whole, so slow metadata
+# servers cost about one timeout together rather than one each in turn.
+DOCUMENT_THREADS = 32
 
 
 def choose_address(server_addresses: Sequence[str], url_addresses: Sequence[str]) -> str | None:
@@ -139,7 +141,8 @@ def probe_all(
     job_of: dict[int, int] = {}
     jobs: list[Handshake] = []
     documents: dict[int, Future[DocumentResult]] = {}
-    fetcher = ThreadPoolExecutor(DOCUMENT_THREADS, thread_name_prefix="probe-documents")
+    threads = max(1, min(DOCUMENT_THREADS, settings.concurrency))
+    fetcher = ThreadPoolExecutor(threads, thread_name_prefix="probe-documents")
     try:
         for endpoint in endpoints:
             start = time.monotonic()
