@@ -19,7 +19,7 @@ from __future__ import annotations
 SINGLE = "'\u2018\u2019\u201a\u201b"
 DOUBLE = '"\u201c\u201d\u201e'
 DASHES = "-\u2013\u2014\u2015"
-OPERATORS = ";|{}(),"
+OPERATORS = ";|{}(),+"
 SPACE = " \t\u00a0"
 
 
@@ -29,7 +29,7 @@ class Unterminated(ValueError):
 
 def tokenize(text: str) -> list[tuple[str, str]]:  # noqa: PLR0912 - one branch a token kind
     """``(kind, value)`` pairs: ``str`` (decoded), ``dq`` (raw), ``param``, ``var``,
-    ``op``, ``newline``, ``comment``, ``word``."""
+    ``op``, ``char`` (``[char]0xNNNN``'s hex), ``newline``, ``comment``, ``word``."""
     out: list[tuple[str, str]] = []
     i = 0
     while i < len(text):
@@ -52,6 +52,12 @@ def tokenize(text: str) -> list[tuple[str, str]]:  # noqa: PLR0912 - one branch 
         elif c in OPERATORS:
             out.append(("op", c))
             i += 1
+        elif c == "[" and text.startswith("[char]0x", i):
+            j = i + len("[char]0x")
+            while j < len(text) and text[j] in "0123456789abcdefABCDEF":
+                j += 1
+            out.append(("char", text[i + len("[char]0x") : j]))
+            i = j
         elif c == "@" and text.startswith("@()", i):
             out.append(("op", "@()"))
             i += 3
@@ -128,8 +134,53 @@ def arguments(text: str) -> tuple[str, dict[str, tuple[str, str] | None]]:
             params[value] = None
             i += 1
             continue
+        if following == ("op", "("):
+            decoded, i = _concatenation(tokens, i + 2, text)
+            params[value] = ("str", decoded)
+            continue
         if following[0] not in ("str", "var", "word"):
             raise AssertionError(f"argument of -{value} is {following!r} in {text!r}")
         params[value] = following
         i += 2
     return tokens[0][1], params
+
+
+def decode(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The tokens with each ``('a' + [char]0xNNNN + ...)`` read as the one string it
+    makes (UTF-16 code units joined as PowerShell joins them)."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(tokens):
+        if tokens[i] == ("op", "(") and i + 1 < len(tokens) and tokens[i + 1][0] in ("str", "char"):
+            try:
+                value, i = _concatenation(tokens, i + 1, "")
+            except AssertionError:
+                out.append(tokens[i])
+                i += 1
+                continue
+            out.append(("str", value))
+            continue
+        out.append(tokens[i])
+        i += 1
+    return out
+
+
+def _concatenation(tokens: list[tuple[str, str]], i: int, text: str) -> tuple[str, int]:
+    """``'a' + [char]0x00D2 + 'b'`` up to its ``)``: the string, and the index after."""
+    units = bytearray()
+    expect_operand = True
+    while i < len(tokens):
+        kind, value = tokens[i]
+        if expect_operand and kind == "str":
+            units += value.encode("utf-16-le", "surrogatepass")
+        elif expect_operand and kind == "char":
+            units += int(value, 16).to_bytes(2, "little")
+        elif not expect_operand and (kind, value) == ("op", "+"):
+            pass
+        elif not expect_operand and (kind, value) == ("op", ")"):
+            return units.decode("utf-16-le", "surrogatepass"), i + 1
+        else:
+            raise AssertionError(f"not a string expression at {tokens[i]!r} in {text!r}")
+        expect_operand = not expect_operand
+        i += 1
+    raise AssertionError(f"unterminated expression in {text!r}")

@@ -96,6 +96,8 @@ def test_powershell_report(kb_lab) -> None:
     assert result.returncode == 2
     code = [line for line in result.stdout.splitlines() if line and not line.startswith("#")]
     assert code == [
+        # A step that fails stops the section.
+        "$ErrorActionPreference = 'Stop'",
         "Set-ClientAccessService -Identity 'EXCH01' -AutodiscoverServiceInternalUri "
         f"'https://mail.contoso.com:{port}/Autodiscover/Autodiscover.xml'",
         "Set-WebServicesVirtualDirectory -Identity 'EXCH01\\EWS (Default Web Site)' "
@@ -106,7 +108,7 @@ def test_powershell_report(kb_lab) -> None:
         "Invoke-Command -ComputerName 'exch01.contoso.local' -ScriptBlock { Import-Module "
         "-Name 'WebAdministration'; Restart-WebAppPool -Name 'MSExchangeAutodiscoverAppPool' }",
     ]
-    assert "# ===== EXCH01 (exch01.contoso.local)" in result.stdout
+    assert "# ===== Server EXCH01 (exch01.contoso.local): runs on its own" in result.stdout
 
 
 def test_exit_codes_ok_and_warning(
@@ -244,7 +246,7 @@ def test_the_demo_labs_fix_script_runs_top_to_bottom_twice(tmp_path) -> None:
     current = None
     for line in result.stdout.splitlines():
         if line.startswith("# ===== "):
-            current = line.split()[2]
+            current = line.split()[3]
             sections[current] = []
         elif line and not line.startswith("#"):
             assert current is not None, line

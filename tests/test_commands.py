@@ -29,7 +29,7 @@ from exporter.remediation.command import (
 from exporter.remediation.kb940726 import recycle_autodiscover_command, set_url_command
 from exporter.remediation.steps import StepKind, run
 from exporter.remediation.surfaces import certificate_name_steps, connector_step
-from tests.powershell_tokens import arguments, tokenize
+from tests.powershell_tokens import arguments, decode, tokenize
 
 HOSTILE = [
     "EWS\u201c;Invoke-Something #(Default Web Site)",
@@ -55,8 +55,15 @@ values = st.text(
 @given(values)
 @example("'")
 @example("\u2019\u2019\u2019")
+@example("EWS\u00d2;Invoke-Something;#")
+@example("x\U0001f600\ud800")
 def test_literal_decodes_to_the_value(value: str) -> None:
-    assert tokenize(literal(value)) == [("str", value)]
+    text = literal(value)
+    assert text.isascii()
+    assert decode(tokenize(text)) == [("str", value)]
+    # Windows PowerShell reads a file without a byte-order mark in its ANSI code page:
+    # ASCII reads the same in every one.
+    assert text.encode("ascii").decode("cp1252") == text
 
 
 @given(server=values, identity=values, url=values, fqdn=values)
@@ -82,7 +89,7 @@ def test_every_argument_decodes_to_its_value(
         assert decoded is not None
         assert decoded[0] == "str"
     recycle = render(recycle_autodiscover_command(fqdn))
-    tokens = tokenize(recycle)
+    tokens = decode(tokenize(recycle))
     assert tokens[:3] == [("word", "Invoke-Command"), ("param", "ComputerName"), ("str", fqdn)]
     assert tokens[3:5] == [("param", "ScriptBlock"), ("op", "{")]
     assert tokens[-1] == ("op", "}")
@@ -100,6 +107,7 @@ def test_hostile_directory_values_stay_one_argument(value: str) -> None:
     _, params = arguments(render(command))
     assert params["Identity"] == ("str", f"EXCH01\\{value}")
     assert "dq" not in {kind for kind, _ in tokenize(render(command))}
+    assert render(command).isascii()
 
 
 @pytest.mark.parametrize(
@@ -175,7 +183,10 @@ def test_a_connector_name_never_leaves_its_literal() -> None:
     assert step.kind is StepKind.ADVICE
     line = re.search(r"Set-ReceiveConnector .*?\)", step.text)
     assert line is not None
-    assert tokenize(line.group(0))[2] == ("str", "EXCH01\\Default\u2019; Invoke-Something; \u2018")
+    assert decode(tokenize(line.group(0)))[2] == (
+        "str",
+        "EXCH01\\Default\u2019; Invoke-Something; \u2018",
+    )
 
 
 def test_problems_of_a_command_name_each_bad_value() -> None:

@@ -15,9 +15,10 @@ from exporter.lab.pki import CA
 from tests.ad_data import CONFIG_DN, _server, _vdir, organisation
 from tests.conftest import run_exporter
 from tests.peers.slapd import BIND_DN
-from tests.powershell_tokens import arguments, tokenize
+from tests.powershell_tokens import arguments, decode, tokenize
 
-EVIL_VDIR = "EWS\u201c;Invoke-Something #"
+# A typographic quote, and a letter whose UTF-8 bytes hold 0x92 (a quote in cp1252).
+EVIL_VDIR = "EWS\u201c;Invoke-Something #\u00d2;Invoke-Something;#"
 EVIL_FQDN = "exch02.contoso.local;Invoke-Something"
 EVIL_EXTERNAL = "https://$(Invoke-Something).contoso.com/EWS/Exchange.asmx"
 
@@ -116,4 +117,7 @@ def test_directory_values_never_become_code(
         kinds = [kind for kind, _ in tokenize(line)]
         assert "dq" not in kinds, line
         assert "newline" not in kinds, line
-    assert any(("str", f"EXCH21\\{EVIL_VDIR} (Default Web Site)") in tokenize(x) for x in running)
+    identity = ("str", f"EXCH21\\{EVIL_VDIR} (Default Web Site)")
+    assert any(identity in decode(tokenize(x)) for x in running)
+    # ASCII throughout: Windows PowerShell reads it the same in any code page.
+    assert script.stdout.isascii()

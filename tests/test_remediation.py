@@ -127,10 +127,24 @@ KB_STEPS = [
     ("component", "url", "command"), KB_STEPS, ids=[c.value for c, _, _ in KB_STEPS]
 )
 def test_kb940726_command_per_component(component: Component, url: str, command: str) -> None:
-    fix = remediate(component, url)
+    # Outlook Anywhere's -InternalHostname and MAPI/HTTP came with 2013; UM went with it.
+    new = component in (Component.OUTLOOK_ANYWHERE, Component.MAPI)
+    fix = remediate(component, url, version=ExchangeVersion.E2016 if new else ExchangeVersion.E2007)
     assert fix.steps[0].kind is StepKind.COMMAND
     assert fix.steps[0].text == command
     assert fix.suggested_url is not None
+
+
+@pytest.mark.parametrize("component", [Component.OUTLOOK_ANYWHERE, Component.MAPI])
+def test_no_2013_cmdlet_is_written_for_2010(component: Component) -> None:
+    url = (
+        "exch01.contoso.local"
+        if component is Component.OUTLOOK_ANYWHERE
+        else ("https://exch01.contoso.local/mapi")
+    )
+    fix = remediate(component, url, version=ExchangeVersion.E2010)
+    assert fix.suggested_url is None
+    assert all(s.kind is StepKind.ADVICE for s in fix.steps)
 
 
 def test_autodiscover_also_recycles_the_app_pool() -> None:

@@ -19,7 +19,7 @@ from ldap3.utils.dn import parse_dn
 
 from exporter.hostnames import dns_name
 from exporter.model import Component, Endpoint, ExchangeVersion, Server
-from exporter.textsafe import terminal_safe
+from exporter.textsafe import has_unsafe, terminal_safe
 
 SCP_URL_KEYWORD = "77378f46-2c66-4aa9-a6a6-3e7a48b19596"
 SCP_POINTER_KEYWORD = "67661d7f-8fc4-4fa7-bfac-e1d7794c1f68"
@@ -182,6 +182,11 @@ def parse_servers(
             continue
         if fqdn is None:
             notes.append(f"{name}: skipped, no ncacn_ip_tcp networkAddress")
+            continue
+        if has_unsafe(name):
+            # Checked where it enters, as the config checks it: a name that can
+            # add a line to a report or a script is no Exchange server's.
+            notes.append(f"{terminal_safe(name)}: skipped, its name has control characters")
             continue
         if dns_name(fqdn) is None:
             # Checked where it enters: the FQDN becomes -ComputerName in a fix.

@@ -162,7 +162,7 @@ def render_check(result: CheckResult, verbosity: int = 0) -> str:
                 f"  expiry: leaf in {item.leaf_days:.1f} days, chain in {item.chain_days:.1f} days"
             )
         if item.state is not Status.OK:
-            lines.extend(f"  fix: {text}" for text in item.report.remediation.texts)
+            lines.extend(f"  fix: {step.runs}" for step in item.report.remediation.steps)
         leaf = verdict.leaf
         if verbosity >= 2 and leaf is not None:
             lines.append(

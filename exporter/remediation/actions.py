@@ -133,15 +133,20 @@ def _bind(
             ENABLE,
         )
     )
-    named: set[str] = set()
-    for verdict in members:
-        target = verdict.probe.endpoint.target
-        if target is not None and target.host not in named:
-            named.add(target.host)
-            for n, step in enumerate(
-                certificate_name_steps(verdict.probe.endpoint, target.host, answers)
-            ):
-                steps.append(ordered(step, NAME_IT if n == 0 else RESTART))
+    # IMAP and POP take one certificate name per server: the namespace's, which the
+    # bound certificate carries (a second Set-ImapSettings would override the first).
+    named = next(
+        (
+            v.probe.endpoint
+            for v in members
+            if v.probe.endpoint.target is not None and v.leaf is not None
+        ),
+        None,
+    )
+    if named is not None and named.target is not None:
+        name_steps = certificate_name_steps(named, named.target.host, answers)
+        for n, step in enumerate(name_steps):
+            steps.append(ordered(step, NAME_IT if n == 0 else RESTART))
     keys = tuple(endpoint_key(v.probe.endpoint) for v in members)
     return Fix(action, tuple(steps), answers, (server,), keys)
 

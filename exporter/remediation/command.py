@@ -14,10 +14,12 @@ PowerShell's quoting rules, as its tokenizer implements them (PowerShell's
 about_Quoting_Rules): a single-quoted string is verbatim (no ``$`` expansion, no
 backtick escapes, newlines included); it ends at any of the five characters
 PowerShell takes as a single quote, ``'`` U+2018 U+2019 U+201A U+201B, unless the next
-character is one of them too, in which case the second is kept. So doubling each of
-the five keeps it, and nothing else in the value can end the string. The
-typographic double quotes (U+201C U+201D U+201E) are ``"`` to PowerShell, which is
-why no value is ever written double-quoted.
+character is one of them too, in which case the second is kept. The typographic
+double quotes (U+201C U+201D U+201E) are ``"`` to PowerShell, which is why no value
+is ever written double-quoted. A value is written in ASCII only (:func:`literal`):
+its non-ASCII characters as ``[char]0xNNNN``, so neither a typographic quote nor a
+code page (Windows PowerShell reads a file without a byte-order mark as ANSI) can
+end a literal.
 
 The module is long because the argument types, the statements and their one
 renderer are one contract: nothing outside it writes command text.
@@ -48,8 +50,38 @@ _OPERATORS = frozenset({"-eq", "-ne", "-contains", "-notcontains"})
 
 
 def literal(value: str) -> str:
-    """``value`` as a PowerShell single-quoted string literal that decodes to it."""
-    return "'" + "".join(ch * 2 if ch in SINGLE_QUOTES else ch for ch in value) + "'"
+    """``value`` as a PowerShell string expression that evaluates to it, in ASCII.
+
+    ASCII text is one single-quoted literal with ``'`` doubled. Anything else is
+    joined from such literals and ``[char]0xNNNN`` (each UTF-16 code unit): Windows
+    PowerShell 5.1 reads a .ps1 without a byte-order mark in the system's ANSI code
+    page, where the UTF-8 bytes of a letter such as U+00D2 include 0x92, a
+    typographic single quote that would end the literal. In ASCII the file reads
+    the same in every code page, and no typographic quote ever stands in it.
+    """
+    if value.isascii():
+        return _quoted(value)
+    parts: list[str] = []
+    run: list[str] = []
+    units = value.encode("utf-16-le", "surrogatepass")
+    for index in range(0, len(units), 2):
+        code = units[index] | units[index + 1] << 8
+        if code < 0x80:
+            run.append(chr(code))
+            continue
+        if run:
+            parts.append(_quoted("".join(run)))
+            run = []
+        parts.append(f"[char]0x{code:04X}")
+    if run:
+        parts.append(_quoted("".join(run)))
+    if parts[0].startswith("[char]"):
+        parts.insert(0, "''")  # a string first, so + concatenates
+    return "(" + " + ".join(parts) + ")"
+
+
+def _quoted(text: str) -> str:
+    return "'" + "".join(ch * 2 if ch in SINGLE_QUOTES else ch for ch in text) + "'"
 
 
 def shown(value: str) -> str:

@@ -58,8 +58,10 @@ def record_fix(
             [endpoint_key(v.probe.endpoint) for v in on_name] + [endpoint_key(e) for e in moving]
         )
     )
+    known = [v.probe.endpoint.server.name for v in on_name if v.probe.server_addresses]
+    known += [e.server.name for e in moving if e.server.addresses]
     comment = (
-        f"internal DNS: {name} must resolve to {', '.join(servers)} "
+        f"internal DNS: {name} must resolve to {', '.join(dict.fromkeys(known))} "
         f"({', '.join(action.addresses)}); run on a DNS server of the domain and adjust "
         "-ZoneName if the zone differs"
     )

@@ -34,7 +34,7 @@ from exporter.remediation.actions import fixes_for
 from exporter.remediation.advice import advice_for, namesakes
 from exporter.remediation.fix import Fix
 from exporter.remediation.proof import proof_rank, prove
-from exporter.remediation.steps import Step, StepKind
+from exporter.remediation.steps import Step, StepKind, finding
 from exporter.remediation.suggest import suggest_host, suggested_url
 from exporter.remediation.whatif import (
     Action,
@@ -49,6 +49,8 @@ from exporter.remediation.whatif import (
 
 EndpointKey = tuple[str, str, str]
 _ROUNDS = 3
+_FROM_2013 = (Component.OUTLOOK_ANYWHERE, Component.MAPI)
+_BEFORE_2013 = (ExchangeVersion.E2007, ExchangeVersion.E2010)
 _MISSING = (Reason.NXDOMAIN, Reason.NO_ADDRESS)
 
 
@@ -91,7 +93,7 @@ def plan_actions(model: OrgModel, before: Sequence[EndpointVerdict]) -> list[Act
     actions: list[Action] = []
     state = list(before)
     for _ in range(_ROUNDS):
-        added = _binds(state, actions)
+        added = _binds(model, state, actions)
         if added:
             actions.extend(added)
             state = what_if(model, actions)
@@ -110,7 +112,9 @@ def plan_actions(model: OrgModel, before: Sequence[EndpointVerdict]) -> list[Act
     return actions
 
 
-def _binds(state: Sequence[EndpointVerdict], actions: list[Action]) -> list[Action]:
+def _binds(
+    model: OrgModel, state: Sequence[EndpointVerdict], actions: list[Action]
+) -> list[Action]:
     bound = {(a.server, a.service) for a in actions if isinstance(a, Bind)}
     added: list[Action] = []
     for namespace, target in namespace_targets(state).items():
@@ -125,6 +129,10 @@ def _binds(state: Sequence[EndpointVerdict], actions: list[Action]) -> list[Acti
             key = (endpoint.server.name, service)
             if verdict.leaf.fingerprint_sha256 == leaf.fingerprint_sha256 or key in bound:
                 continue
+            if model.varies(*key):
+                continue  # host-specific bindings: Enable-ExchangeCertificate leaves them
+            if service == "SMTP" and endpoint.tls_certificate_name:
+                continue  # the connector picks its certificate by name: advice
             bound.add(key)
             holder_name = holder.probe.endpoint.server.name
             added.append(Bind(*key, holder.probe.tls.chain, holder_name, leaf.thumbprint))
@@ -150,9 +158,12 @@ def _moves(
             ExchangeVersion.E2007,
         ):
             continue  # no UM virtual directory to move after 2007: advice
+        if endpoint.component in _FROM_2013 and endpoint.server.version in _BEFORE_2013:
+            continue  # Set-OutlookAnywhere -InternalHostname and MAPI came with 2013
         host = suggest_host(endpoint, verdict.leaf)
-        if host is not None:
-            added.append(MoveUrl(original, suggested_url(endpoint, host), host))
+        if host is None or model.varies(endpoint.server.name, endpoint.component.service):
+            continue  # with host-specific bindings, the new name's certificate is unknown
+        added.append(MoveUrl(original, suggested_url(endpoint, host), host))
     return added
 
 
@@ -199,6 +210,13 @@ def build_plan(model: OrgModel, before: Sequence[EndpointVerdict]) -> Plan:
             continue
         final.append(fix.refused(refused[i]) if i in refused else fix)
     answered = {f for fix in final if fix.proven for f in fix.addresses}
+    # A URL that moves leaves its old name behind: that name's DNS no longer matters.
+    by_key = {endpoint_key(v.probe.endpoint): v for v in before}
+    answered.update(
+        finding(by_key[endpoint_key(fix.action.endpoint)], "dns_match")
+        for fix in final
+        if fix.proven and isinstance(fix.action, MoveUrl)
+    )
     names = namesakes(list(before))
     advice = {
         endpoint_key(v.probe.endpoint): [

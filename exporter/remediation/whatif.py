@@ -14,6 +14,9 @@ Assumptions, each the conservative one:
 - A URL moved onto a name the refresh did not look up resolves to nothing known:
   its DNS check is unanswered, which counts as a new finding.
 - An endpoint whose probe failed keeps its verdict: nothing is known of it.
+- A moved URL presents what the refresh saw its server present for the new name;
+  a server whose names present different certificates (SNI bindings) is neither
+  bound nor moved by the plan (``OrgModel.varies``).
 No I/O: every chain judgement was made by the refresh (``pki.judge``).
 """
 
@@ -101,6 +104,31 @@ class OrgModel:
     _memo: dict[tuple[int, str, tuple[bytes, ...], tuple[str, ...], str], EndpointVerdict] = field(
         default_factory=dict, repr=False
     )
+    _seen: dict[tuple[str, int, str], tuple[bytes, ...]] = field(default_factory=dict, repr=False)
+
+    def presented(self, server: str, port: int, host: str) -> tuple[bytes, ...] | None:
+        """The chain the refresh saw ``server`` present on ``port`` for ``host``."""
+        if not self._seen:
+            for verdict in self.verdicts:
+                tls, target = verdict.probe.tls, verdict.probe.endpoint.target
+                if tls is not None and tls.chain and target is not None:
+                    key = (verdict.probe.endpoint.server.name, target.port, target.host)
+                    self._seen.setdefault(key, tls.chain)
+        return self._seen.get((server, port, host))
+
+    def varies(self, server: str, service: str | None) -> bool:
+        """Whether ``server`` presents different chains for its service's names:
+        host-specific (SNI) bindings, which neither a bind nor a move can be
+        judged through, since Enable-ExchangeCertificate does not change them."""
+        chains = {
+            v.probe.tls.chain
+            for v in self.verdicts
+            if v.probe.tls is not None
+            and v.probe.tls.chain
+            and v.probe.endpoint.server.name == server
+            and v.probe.endpoint.component.service == service
+        }
+        return len(chains) > 1
 
     def answer(self, name: str, added: Mapping[str, tuple[str, ...]]) -> DnsAnswer:
         name = name.rstrip(".").lower()
@@ -172,13 +200,18 @@ def what_if(model: OrgModel, actions: Iterable[Action]) -> list[EndpointVerdict]
             continue
         url = moves.get(endpoint_key(endpoint), endpoint.url)
         service = endpoint.component.service
-        chain = binds.get((endpoint.server.name, service or ""), tls.chain)
         target = (
             endpoint.target
             if url == endpoint.url
             else Endpoint.build(endpoint.server, endpoint.component, url).target
         )
         host = target.host if target is not None else ""
+        chain = tls.chain
+        if url != endpoint.url and target is not None:
+            # A moved URL meets what the server presents for its new name.
+            server = endpoint.server.name
+            chain = model.presented(server, target.port, host) or chain
+        chain = binds.get((endpoint.server.name, service or ""), chain)
         unchanged = url == endpoint.url and chain == tls.chain and host not in added
         if unchanged:
             out.append(verdict)

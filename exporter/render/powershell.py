@@ -1,7 +1,11 @@
 """``report --format powershell``: a reviewable .ps1, one section per server
 (remediation/plan.py), each of which runs on its own, top to bottom, and again.
 
-A section holds its server's steps in the plan's order: a certificate imported and
+Each section starts with ``$ErrorActionPreference = 'Stop'``, so a step that fails
+(a DNS record the shell cannot add) stops it before a URL moves onto the name. The
+file is ASCII, values in commands as ``[char]`` codes beyond it (command.py), so
+Windows PowerShell reads it the same whatever the code page. A section holds its
+server's steps in the plan's order: a certificate imported and
 enabled before a URL moves onto a name it carries, a DNS record before a URL that
 needs it, the application pools recycled after. A step of the organisation (a
 record for a name several servers answer, the Auth certificate's rotation) stands
@@ -15,11 +19,15 @@ from __future__ import annotations
 
 from exporter.evaluate.checks import iso
 from exporter.remediation import StepKind
+from exporter.remediation.command import shown
 from exporter.snapshot import Snapshot
 
 
 def _comment(text: str) -> str:
-    return "\n".join(f"# {line}" for line in text.splitlines() or [""])
+    """Comment lines in ASCII: a value's controls escaped (``shown``) and anything
+    beyond ASCII as ``\\uNNNN``, so the file reads the same in every code page."""
+    safe = shown(text).encode("ascii", "backslashreplace").decode("ascii")
+    return "\n".join(f"# {line}" for line in safe.splitlines() or [""])
 
 
 def render_powershell(snapshot: Snapshot) -> str:
@@ -36,7 +44,12 @@ def render_powershell(snapshot: Snapshot) -> str:
     }
     fixes = 0
     for server, steps in snapshot.plan.servers.items():
-        lines.append(_comment(f"===== {server} ({fqdns.get(server, '')})"))
+        # A fixed, long header: a short comment close to "SIG # Begin signature
+        # block" would make PowerShell take the rest of the file for a signature.
+        lines.append(_comment(f"===== Server {server} ({fqdns.get(server, '')}): runs on its own"))
+        # A step that fails stops the section: a URL never moves onto a name whose
+        # DNS record could not be added.
+        lines.append("$ErrorActionPreference = 'Stop'")
         for step in steps:
             answers = sorted({f"{f.component} {f.check}" for f in step.addresses})
             about = f" [answers: {', '.join(answers)}]" if answers else ""

@@ -108,5 +108,5 @@ def _details(report: EndpointReport) -> list[str]:
     for advisory in verdict.advisories:
         out.append(f"    hygiene ({advisory.reason}): {advisory.message}")
     for step in report.remediation.steps:
-        out.append(f"    fix ({step.kind.value}): {step.text}")
+        out.append(f"    fix ({step.kind.value}): {step.runs}")
     return [terminal_safe(line) for line in out]

@@ -248,7 +248,7 @@ def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
             1,
         )
         for number, step in enumerate(report.remediation.steps, start=1):
-            fix.add_metric([*labels, f"{number:02d}", step.kind.value, step.text], 1)
+            fix.add_metric([*labels, f"{number:02d}", step.kind.value, step.runs], 1)
         leaf = verdict.leaf
         if leaf is not None and verdict.not_after and verdict.chain_not_after:
             not_after.add_metric(labels, verdict.not_after.timestamp())
