@@ -45,8 +45,9 @@ from exporter.remediation.fix import (
     ordered,
 )
 from exporter.remediation.kb940726 import recycle_autodiscover_command, set_url_command
+from exporter.remediation.rotation import auth_steps
 from exporter.remediation.steps import Finding, Step, StepKind, finding, run
-from exporter.remediation.surfaces import auth_steps, certificate_name_steps
+from exporter.remediation.surfaces import certificate_name_steps
 from exporter.remediation.whatif import (
     Action,
     AddRecords,

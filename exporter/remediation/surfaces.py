@@ -10,10 +10,7 @@ Sources, per command:
 - ``Set-ReceiveConnector "SERVER\\NAME" -TlsCertificateName "<I>issuer<S>subject"``:
   the cmdlet's page; the attribute is ``msExchSmtpTLSCertificate``
   (ReceiveConnectorSchema).
-- The Auth certificate's rotation: Microsoft Learn, "Maintain (rotate) the Exchange
-  Server Auth certificate" (New-ExchangeCertificate ... "cn=Microsoft Exchange Server
-  Auth Certificate", Set-AuthConfig -NewCertificateThumbprint/-NewCertificateEffectiveDate,
-  -PublishCertificate, -ClearPreviousCertificate, the OWA and ECP app pools).
+- The Auth certificate's rotation: remediation/rotation.py.
 - The back end's renewal and its IIS binding on port 444 have no one-line command
   we could confirm: it is said in words.
 A certificate the exporter cannot know (the new one's thumbprint) is ``<thumbprint>``
@@ -28,30 +25,21 @@ from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Component, Endpoint, ExchangeVersion
 from exporter.remediation.chain import NEW_THUMBPRINT, enable_command
 from exporter.remediation.command import (
-    SWITCH,
     Assign,
     Command,
-    Compare,
     Concat,
-    Flag,
     Host,
-    Number,
-    Sub,
     Text,
-    Thumbprint,
     Values,
     Var,
 )
-from exporter.remediation.kb940726 import recycle_app_pools, restart_remotely
+from exporter.remediation.kb940726 import restart_remotely
 from exporter.remediation.steps import Finding, Step, StepKind, advise, finding, run
 
 SETTINGS = {
     Component.IMAP: ("Set-ImapSettings", ("MSExchangeIMAP4", "MSExchangeIMAP4BE")),
     Component.POP: ("Set-PopSettings", ("MSExchangePOP3", "MSExchangePOP3BE")),
 }
-AUTH_SUBJECT = "cn=Microsoft Exchange Server Auth Certificate"
-AUTH_NAME = "Microsoft Exchange Server Auth Certificate"
-_AUTH_POOLS = ("MSExchangeOWAAppPool", "MSExchangeECPAppPool")
 
 
 def services_for(component: Component) -> str:
@@ -231,77 +219,13 @@ def backend_steps(verdict: EndpointVerdict) -> list[Step]:
             ),
             server.name,
             comment=f"{server.name}: back end certificate",
-            addresses=_date_findings(verdict),
+            addresses=date_findings(verdict),
             server=server.name,
         )
     ]
 
 
-def auth_steps(verdict: EndpointVerdict) -> list[Step]:
-    """Rotate the organisation's Auth certificate (Microsoft Learn's procedure). The
-    rotation is one guarded step, run once for the organisation however many
-    servers report the certificate: it is done once the current certificate is no
-    longer the old one."""
-    leaf = expiring(verdict)
-    if leaf is None:
-        return []
-    server = verdict.probe.endpoint.server
-    answers = _date_findings(verdict)
-    rotation = (
-        _assign_new_auth_certificate(),
-        Command(
-            "Set-AuthConfig",
-            (
-                ("NewCertificateThumbprint", Var("auth", "Thumbprint")),
-                ("NewCertificateEffectiveDate", Sub(Command("Get-Date"))),
-            ),
-        ),
-        Command("Set-AuthConfig", (("PublishCertificate", SWITCH),)),
-        Command("Set-AuthConfig", (("ClearPreviousCertificate", SWITCH),)),
-    )
-    current = Sub(Command("Get-AuthConfig"), "CurrentCertificateThumbprint")
-    return [
-        run(
-            StepKind.COMMAND,
-            rotation,
-            f"rotate the Auth certificate ({leaf.thumbprint}, valid until "
-            f"{leaf.not_after:%Y-%m-%d}) for the organisation; answer No when asked to "
-            "replace the default SMTP certificate",
-            done=Compare(current, "-ne", Thumbprint(leaf.thumbprint)),
-            addresses=answers,
-        ),
-        run(
-            StepKind.IIS,
-            (recycle_app_pools(server.fqdn, *_AUTH_POOLS),),
-            f"OWA and ECP on {server.name} sign in with the new certificate",
-            addresses=answers,
-            server=server.name,
-        ),
-        advise(
-            "In hybrid, run the Hybrid Configuration Wizard again so Exchange Online "
-            "trusts the new Auth certificate",
-            comment="hybrid only",
-        ),
-    ]
-
-
-def _assign_new_auth_certificate() -> Assign:
-    return Assign(
-        "auth",
-        Command(
-            "New-ExchangeCertificate",
-            (
-                ("KeySize", Number(2048)),
-                ("PrivateKeyExportable", Flag(True)),
-                ("SubjectName", Text(AUTH_SUBJECT)),
-                ("FriendlyName", Text(AUTH_NAME)),
-                ("DomainName", Values(())),
-            ),
-        ),
-    )
-
-
-def _date_findings(verdict: EndpointVerdict) -> tuple[Finding, ...]:
+def date_findings(verdict: EndpointVerdict) -> tuple[Finding, ...]:
     out = []
     if verdict.checks[Check.DATE_VALID].ok is False:
         out.append(finding(verdict, "date_valid"))
