@@ -292,14 +292,17 @@ def test_a_renewal_left_behind_pages_and_its_fix_shows(
         alert = _alert(body, inconsistent, "EXCH02")
         assert alert is not None
         assert alert["labels"]["severity"] == "warning"
-        # Exported from EXCH01, which has it, imported on EXCH02, then enabled there.
+        # Exported from EXCH01, which has it, imported on EXCH02 unless it is there
+        # already (the guard the .ps1 runs it behind), then enabled there.
         assert alert["annotations"]["remediation"] == (
+            f"if (-not (Get-ExchangeCertificate -Server 'EXCH02' -Thumbprint '{thumb}' "
+            "-ErrorAction 'SilentlyContinue')) { "
             "$password = Read-Host -AsSecureString -Prompt "
             "'A password to protect the exported certificate in transit'; "
             f"$pfx = Export-ExchangeCertificate -Server 'EXCH01' -Thumbprint '{thumb}' "
             "-BinaryEncoded -Password $password; "
             "Import-ExchangeCertificate -Server 'EXCH02' -FileData $pfx.FileData "
-            "-Password $password\n"
+            "-Password $password }\n"
             f"Enable-ExchangeCertificate -Server 'EXCH02' -Thumbprint '{thumb}' -Services 'IIS'\n"
         )
         assert not any(

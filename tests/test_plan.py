@@ -139,7 +139,7 @@ def test_the_three_server_case(
     # Each server's section of the .ps1 names it; the JSON has the plan per server.
     script = render_powershell(snapshot)
     assert "# ===== Server EXCH02 (exch02.fabrikam.test): runs on its own" in script
-    assert "if (-not ((Get-ExchangeCertificate -Server 'EXCH02'" in script
+    assert "if (-not (Get-ExchangeCertificate -Server 'EXCH02'" in script
     plan = json.loads(json.dumps(snapshot_json(snapshot)))["plan"]
     assert set(plan) == {"EXCH02", "EXCH07"}
     assert [s["kind"] for s in plan["EXCH07"]] == ["command", "command"]

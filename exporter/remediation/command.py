@@ -408,7 +408,13 @@ def render(node: Statement | Condition) -> str:
     if isinstance(node, Compare):
         return f"{node.left.render()} {node.op} {node.right.render()}"
     if isinstance(node, Not):
-        return f"-not ({render(node.inner)})"
+        inner = render(node.inner)
+        # A command's result is in parentheses already: -not (Get-X ...).
+        return (
+            f"-not {inner}"
+            if isinstance(node.inner, Sub) and not node.inner.member
+            else (f"-not ({inner})")
+        )
     return node.render()
 
 
