@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import tempfile
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -42,6 +43,17 @@ DEMO_LISTEN = "127.0.0.1:9940"
 
 # report: 0 all ok, 1 warnings only, 2 anything critical (or unknown).
 REPORT_EXIT = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.UNKNOWN: 2}
+# What `report --help` says of them; tests/test_cli_help.py holds it to REPORT_EXIT.
+REPORT_EXIT_HELP = """\
+exit codes (the status of the worst endpoint):
+  0    ok: every endpoint is ok
+  1    warning: warnings, nothing critical or unknown
+  2    critical or unknown: an endpoint is critical or could not be judged, or
+       nothing was found to probe; also a bad config or bad arguments (one line
+       each on stderr, nothing on stdout)
+  70   an internal error (one line on stderr)
+  130  interrupted (Ctrl-C)
+"""
 
 
 class UsageError(Exception):
@@ -83,7 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
 
     report = commands.add_parser(
-        "report", help="probe every endpoint once and print the verdicts and fixes"
+        "report",
+        help="probe every endpoint once and print the verdicts and fixes",
+        # The raw formatter keeps the exit codes' columns; so the description is filled here.
+        description=textwrap.fill(
+            "Probe every endpoint of the config once, as a domain-joined Outlook client "
+            "meets it, and print each verdict with its reasons and the fix: a table, the "
+            "JSON contract, a reviewable PowerShell script, or the names the next "
+            "certificate needs.",
+            78,
+        ),
+        epilog=REPORT_EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _config_flag(report)
     report.add_argument(
@@ -94,7 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(the names the next certificate needs)",
     )
     serve = commands.add_parser(
-        "serve", help="run as a Prometheus exporter with a status page (the main job)"
+        "serve",
+        help="run as a Prometheus exporter with a status page (the main job)",
+        description="Run as a Prometheus exporter: probe every endpoint every "
+        "probe.interval in the background and serve the last refresh as /metrics, the "
+        "status page (/) and /api/v1/status. SIGHUP or POST /-/reload reloads the config; "
+        "SIGTERM stops it (exit 0). Exit 1 if it cannot listen, 2 for a bad config or bad "
+        "arguments.",
     )
     _config_flag(serve)
     serve.add_argument(
@@ -135,7 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Nagios/Icinga check (see exchange-cert-exporter check --help)",
     )
     health = commands.add_parser(
-        "healthcheck", help="exit 0 if the exporter at ADDR answers (the container's check)"
+        "healthcheck",
+        help="exit 0 if the exporter at ADDR answers (the container's check)",
+        description="Ask the exporter at ADDR for /-/healthy (over TLS when plain HTTP is "
+        "refused) and print what it saw: the container's health check. Exit 0 healthy, "
+        "1 unhealthy, 2 for bad arguments.",
     )
     health.add_argument(
         "--web.listen-address",
@@ -145,7 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the exporter listens (default 127.0.0.1:9940)",
     )
     demo = commands.add_parser(
-        "demo", help="run serve against an embedded loopback lab that reproduces KB 940726"
+        "demo",
+        help="run serve against an embedded loopback lab that reproduces KB 940726",
+        description="Start a lab on loopback (its own CA, TLS, SMTP and DNS servers: no "
+        "Exchange, no Active Directory, no root) that reproduces KB 940726, and run serve "
+        "against it; it prints the page's address and the lab's config. Ctrl-C stops it.",
     )
     demo.add_argument(
         "--web.listen-address",
