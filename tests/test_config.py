@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from exporter.config import ConfigError, load_config, load_config_text
 from exporter.config.durations import format_duration, parse_duration
-from exporter.model import Component, ExchangeVersion
+from exporter.discovery.static import discover_static
+from exporter.model import Component, ExchangeVersion, Target, parse_url
 from tests.conftest import run_exporter
 
 DATA = Path(__file__).parent / "data" / "config"
@@ -55,6 +57,28 @@ EXPECTED = {
         "'https://mail fabrikam.test/OAB' has white space or control characters",
         "7: servers[0].urls.ecp: 'https://mail.contoso.com\\n/ecp' is not a usable URL: "
         "'https://mail.contoso.com\\x0a/ecp' has white space or control characters",
+    ],
+    # URLs as a newcomer writes them (issue #26): each refused with the key, before a fix.
+    "invalid-url-no-scheme.yaml": [
+        "5: servers[0].urls.ews: 'exch01.fabrikam.test/EWS/Exchange.asmx' is not a usable URL: "
+        "no scheme: write the whole URL (https://HOST/PATH)"
+    ],
+    # The bare-host shorthand is only for the components the README gives it to.
+    "invalid-url-bare-host.yaml": [
+        "5: servers[0].urls.ews: 'mail.fabrikam.test' is not a usable URL: "
+        "no scheme: write the whole URL (https://HOST/PATH)"
+    ],
+    "invalid-url-bare-host-path.yaml": [
+        "5: servers[0].urls.outlook_anywhere: 'mail.fabrikam.test/rpc/rpcproxy.dll' is not a "
+        "usable URL: no scheme: a bare host name has no path; write the whole URL"
+    ],
+    "invalid-url-space.yaml": [
+        "5: servers[0].urls.oab: 'https://mail fabrikam.test/OAB' is not a usable URL: "
+        "'https://mail fabrikam.test/OAB' has white space or control characters"
+    ],
+    "invalid-url-bad-host.yaml": [
+        "5: servers[0].urls.owa: 'https://mail..fabrikam.test/owa' is not a usable URL: "
+        "host 'mail..fabrikam.test' is not a valid DNS name"
     ],
     "invalid-nameserver.yaml": [
         "5: dns.nameservers[0]: 'dc01.contoso.local' is not an IP address (with an optional :port)"
@@ -111,6 +135,53 @@ def test_invalid_config_reports_each_problem_on_one_line(name: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(str(path))
     assert caught.value.lines() == [f"{path}:{line}" for line in EXPECTED[name]]
+
+
+def test_url_shorthands_and_an_ipv6_literal_are_accepted() -> None:
+    """The negative controls of the invalid-url-*.yaml files: a bare host name where
+    the README gives it a meaning (``servers[].urls``, the TLS surfaces' table), and a
+    bracketed IPv6 literal with a port."""
+    config = load_config(str(DATA / "valid-url-shorthands.yaml"))
+    (entry,) = config.servers
+    inventory = discover_static(config.servers, 0.0)
+    assert len(inventory.endpoints) == len(entry.urls)
+    targets = {e.component: e.target for e in inventory.endpoints if e.url_error is None}
+    assert targets == {
+        Component.OUTLOOK_ANYWHERE: Target("https", "mail.fabrikam.test", 443, "/rpc/rpcproxy.dll"),
+        Component.SMTP: Target("smtp", "exch01.fabrikam.test", 25, "/"),
+        Component.SMTP_SUBMISSION: Target("smtp", "exch01.fabrikam.test", 587, "/"),
+        Component.IMAP: Target("imaps", "exch01.fabrikam.test", 993, "/"),
+        Component.POP: Target("pop3s", "exch01.fabrikam.test", 995, "/"),
+        Component.BACKEND: Target("https", "exch01.fabrikam.test", 444, "/"),
+        Component.AUTH_CERTIFICATE: Target(
+            "https", "autodiscover.fabrikam.test", 443, "/autodiscover/metadata/json/1"
+        ),
+        Component.EWS: Target("https", "::1", 8443, "/EWS"),
+    }
+    # The config keeps each URL as written: the report shows what the admin configured.
+    assert entry.urls[Component.SMTP] == "exch01.fabrikam.test"
+    assert entry.urls[Component.EWS] == "https://[::1]:8443/EWS"
+
+
+def test_readme_says_which_components_take_a_bare_host_and_what_it_means() -> None:
+    """The README's sentence, held to parse_url: the components it lists take a bare
+    host name and mean what it says; every other component refuses one."""
+    readme = (ROOT / "README.md").read_text()
+    said = re.search(
+        r"A bare host name \(no scheme, no path\) is accepted for (.*?) only, "
+        r"and means (.*?); every other component needs the whole URL",
+        readme,
+    )
+    assert said, "the README's bare-host sentence"
+    components = [Component(c) for c in re.findall(r"`(\w+)`", said.group(1))]
+    meanings = re.findall(r"`([^`]+)`", said.group(2))
+    assert len(components) == len(meanings)
+    for component, meaning in zip(components, meanings, strict=True):
+        host = "mail.fabrikam.test"
+        assert parse_url(host, component) == parse_url(meaning.replace("HOST", host), component)
+    for component in set(Component) - set(components):
+        with pytest.raises(ValueError, match="no scheme: write the whole URL"):
+            parse_url("mail.fabrikam.test", component)
 
 
 def test_example_config_loads_with_every_component_it_shows() -> None:
