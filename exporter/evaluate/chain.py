@@ -21,21 +21,23 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TypeVar
+from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import pkcs7
 
 from exporter.certfacts import CertificateFacts
 from exporter.evaluate import revocation as rev
+from exporter.evaluate.aia import (
+    AiaAttempt,
+    Fetch,
+    FetchKind,
+    aia_hint,
+    capped,
+    complete_over_aia,
+)
 from exporter.evaluate.outcome import Outcome, Reason
+from exporter.evaluate.paths import choose_path, unused_note
 from exporter.evaluate.trust import (
-    MAX_CHAIN_DEPTH,
-    PathResult,
-    build_path,
     diagnose,
     hygiene,
     verification_time,
@@ -43,15 +45,9 @@ from exporter.evaluate.trust import (
 )
 from exporter.truststore import TrustStore
 
-
-class FetchKind(StrEnum):
-    CA_ISSUERS = "ca_issuers"
-    CRL = "crl"
-    OCSP = "ocsp"
+__all__ = ["ChainJudgement", "ChainKey", "Fetch", "FetchKind", "chain_key", "judge_chain"]
 
 
-# (url, kind, POST body or None) -> (body, None) or (None, why not)
-Fetch = Callable[[str, FetchKind, bytes | None], tuple[bytes | None, str | None]]
 ChainKey = tuple[bytes, ...]
 
 
@@ -68,12 +64,15 @@ class ChainJudgement:
     Attributes:
         issuer, chain_complete, not_revoked: the three checks' outcomes.
         advisories: the chain's hygiene warnings (``weak_signature``, ``weak_key``).
+        notes: what is worth telling but changes no status (``unused_certificate``:
+            a presented certificate the chosen path does not use).
     """
 
     issuer: Outcome
     chain_complete: Outcome
     not_revoked: Outcome
     advisories: tuple[Outcome, ...] = ()
+    notes: tuple[Outcome, ...] = ()
 
 
 def judge_chain(
@@ -112,10 +111,10 @@ def _judge(
 ) -> ChainJudgement:
     certs = [x509.load_der_x509_certificate(c.der) for c in chain]
     when = verification_time(chain[0], now)
-    result = build_path(certs[0], certs[1:], store, when)
-    attempt = _AiaAttempt(result)
+    result = choose_path(certs[0], certs[1:], store, when)
+    attempt = AiaAttempt(result)
     if not result.built and result.stuck is not None and aia and fetch is not None:
-        attempt = _complete_over_aia(certs, result, store, when, fetch, caps[0])
+        attempt = complete_over_aia(certs, result, store, when, fetch, caps[0])
         result = attempt.result
     if not result.built:
         issuer = diagnose(certs, result, store, when)
@@ -126,10 +125,11 @@ def _judge(
                 f"{issuer.message}; fetching it as Windows would failed: {'; '.join(tried)}",
             )
         elif issuer.reason is Reason.UNKNOWN_ISSUER:
-            issuer = _aia_hint(result, issuer)
+            issuer = aia_hint(result, issuer)
         return ChainJudgement(issuer, Outcome.not_judged(), Outcome.not_judged())
     path = result.path
     issuer = windows_policy(path, store)
+    notes = unused_note(path, certs[1:])
     complete = Outcome.passed()
     if attempt.used:
         names = ", ".join(c.subject.rfc4514_string() for c in attempt.fetched)
@@ -141,100 +141,7 @@ def _judge(
     revoked = Outcome.not_judged()
     if revocation and fetch is not None and issuer.ok:
         revoked = _revocation(path, now, fetch, caps[1])
-    return ChainJudgement(issuer, complete, revoked, hygiene(path))
-
-
-def _aia_hint(result: PathResult, issuer: Outcome) -> Outcome:
-    """With AIA fetching off: say where the missing issuer is published."""
-    stuck = result.stuck
-    urls = rev.ca_issuers_urls(stuck) if stuck is not None else []
-    if not urls or stuck is None:
-        return issuer
-    return Outcome.failed(
-        Reason.INCOMPLETE_CHAIN,
-        f"the server does not send the certificate of its issuer "
-        f"{stuck.issuer.rfc4514_string()} (published at {urls[0]}), and that issuer is "
-        "not a trusted CA here",
-    )
-
-
-_T = TypeVar("_T")
-
-
-def _capped(urls: list[_T], cap: int | None, key: str) -> tuple[list[_T], str | None]:
-    """The URLs to try, and a note on those left untried (``key``: the config's)."""
-    if cap is None or len(urls) <= cap:
-        return urls, None
-    left = len(urls) - cap
-    return urls[:cap], f"{left} more URL{'s' if left != 1 else ''} not tried ({key} is {cap})"
-
-
-@dataclass
-class _AiaAttempt:
-    """Where completing a chain over AIA got: the last path result, the certificates
-    fetched and the URLs they came from, and what failed on the way."""
-
-    result: PathResult
-    fetched: list[x509.Certificate] = field(default_factory=list)
-    used: list[str] = field(default_factory=list)
-    tried: list[str] = field(default_factory=list)
-
-
-def _complete_over_aia(
-    certs: list[x509.Certificate],
-    result: PathResult,
-    store: TrustStore,
-    when: dt.datetime,
-    fetch: Fetch,
-    cap: int | None,
-) -> _AiaAttempt:
-    """Fetch the missing issuer from each stuck certificate's AIA, up the chain."""
-    attempt = _AiaAttempt(result)
-    fetched, used, tried = attempt.fetched, attempt.used, attempt.tried
-    for _ in range(MAX_CHAIN_DEPTH):
-        stuck = result.stuck
-        if stuck is None:
-            break
-        urls, untried = _capped(rev.ca_issuers_urls(stuck), cap, "aia.max_urls")
-        if not urls:
-            break  # nothing is published: the issuer is simply unknown
-        found = None
-        for url in urls:
-            body, error = fetch(url, FetchKind.CA_ISSUERS, None)
-            if body is None:
-                tried.append(error or url)
-                continue
-            found = next((c for c in _certificates(body) if c.subject == stuck.issuer), None)
-            if found is None:
-                tried.append(f"{url} holds no certificate of {stuck.issuer.rfc4514_string()}")
-                continue
-            used.append(url)
-            break
-        if found is None and untried:
-            tried.append(untried)
-        if found is None or found in fetched:
-            break
-        fetched.append(found)
-        result = attempt.result = build_path(certs[0], certs[1:] + fetched, store, when)
-        if result.built:
-            break
-    return attempt
-
-
-def _certificates(body: bytes) -> list[x509.Certificate]:
-    """A caIssuers body: DER or PEM certificate, or a PKCS #7 bundle (.p7c)."""
-    loaders = (
-        lambda b: [x509.load_der_x509_certificate(b)],
-        x509.load_pem_x509_certificates,
-        pkcs7.load_der_pkcs7_certificates,
-        pkcs7.load_pem_pkcs7_certificates,
-    )
-    for load in loaders:
-        try:
-            return list(load(body))
-        except Exception:  # noqa: BLE001, S112 - try the next format
-            continue
-    return []
+    return ChainJudgement(issuer, complete, revoked, hygiene(path), notes)
 
 
 def _revocation(
@@ -277,7 +184,7 @@ def _status_of(
     certificate names neither."""
     sources: list[tuple[str, FetchKind]] = [(u, FetchKind.OCSP) for u in rev.ocsp_urls(cert)]
     sources += [(u, FetchKind.CRL) for u in rev.crl_urls(cert)]
-    sources, untried = _capped(sources, cap, "revocation.max_urls")
+    sources, untried = capped(sources, cap, "revocation.max_urls")
     if not sources:
         return None
     seen: list[rev.CertStatus] = []

@@ -71,6 +71,8 @@ class Reason(StrEnum):
     WEAK_SIGNATURE = "weak_signature"
     WEAK_KEY = "weak_key"
     LONG_VALIDITY = "long_validity"
+    # notes: worth telling, no status (EndpointVerdict.notes)
+    UNUSED_CERTIFICATE = "unused_certificate"
     # date_valid
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"

@@ -37,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from OpenSSL import crypto
 
 from exporter.certfacts import CertificateFacts
+from exporter.evaluate.extensions import unknown_critical
 from exporter.evaluate.outcome import Outcome, Reason
 from exporter.truststore import TrustStore
 
@@ -92,6 +93,9 @@ def _store(anchors: tuple[x509.Certificate, ...], when: int) -> crypto.X509Store
     for anchor in _openssl_anchors(anchors):
         store.add_cert(anchor)
     store.set_time(dt.datetime.fromtimestamp(when, dt.UTC))
+    # OpenSSL calls a critical AKI, SKI or AIA "unhandled"; CryptoAPI knows them.
+    # Criticality is judged by windows_policy() instead (WINDOWS_KNOWN).
+    store.set_flags(crypto.X509StoreFlags.IGNORE_CRITICAL)
     return store
 
 
@@ -143,6 +147,14 @@ def _name(cert: x509.Certificate) -> str:
 def windows_policy(path: tuple[x509.Certificate, ...], store: TrustStore) -> Outcome:
     """The rules of the module docstring on a built path (leaf first, anchor last)."""
     for index, cert in enumerate(path):
+        unknown = unknown_critical(cert)
+        if unknown:
+            what = "the certificate" if index == 0 else f"the CA {_name(cert)}"
+            return Outcome.failed(
+                Reason.INVALID_CHAIN,
+                f"{what} has a critical extension Windows does not know ({', '.join(unknown)}); "
+                "Windows rejects it (CERT_E_CRITICAL)",
+            )
         usage = _eku(cert)
         if usage is not None and not _USAGE_OK & set(usage):
             what = "the certificate" if index == 0 else f"the CA {_name(cert)}"

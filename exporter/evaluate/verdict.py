@@ -52,6 +52,7 @@ class EndpointVerdict:
             namespace should present everywhere (evaluate/consistency.py); else None.
         auth_certificates: for ``auth_certificate``, every certificate the auth
             metadata document lists (``chain`` holds the one in use); else empty.
+        notes: what changes no status but is worth saying (``unused_certificate``).
     """
 
     probe: ProbeResult
@@ -66,6 +67,7 @@ class EndpointVerdict:
     evaluated_at: dt.datetime
     advisories: tuple[Outcome, ...] = ()
     target_in_namespace: CertificateFacts | None = None
+    notes: tuple[Outcome, ...] = ()
     auth_certificates: tuple[CertificateFacts, ...] = ()
 
     @property
@@ -127,6 +129,7 @@ def evaluate_endpoint(
     expiry = NO_CERTIFICATE
     not_after = chain_not_after = None
     advisories: tuple[Outcome, ...] = ()
+    notes: tuple[Outcome, ...] = ()
     if chain and target is not None:
         leaf = chain[0]
         checks[Check.NAME_MATCH] = evaluate_name(leaf, target.host)
@@ -139,9 +142,10 @@ def evaluate_endpoint(
         checks[Check.NOT_REVOKED] = judged.not_revoked
         checks[Check.CONSISTENT] = Outcome.not_judged()  # across endpoints: amend()
         advisories = judged.advisories + evaluate_validity(leaf, thresholds.max_validity)
+        notes = judged.notes
         if probe.endpoint.component is Component.BACKEND:
             checks.update(_BACK_END_NOT_JUDGED)
-            advisories = ()
+            advisories = notes = ()
         not_after = leaf.not_after
         chain_not_after = min(c.not_after for c in chain)
         expiry = evaluate_expiry(
@@ -167,6 +171,7 @@ def evaluate_endpoint(
         status=status_of(checks, advisories, expiry.status),
         evaluated_at=now,
         advisories=advisories,
+        notes=notes,
     )
 
 

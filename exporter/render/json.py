@@ -56,6 +56,8 @@ def endpoint_json(report: EndpointReport) -> dict[str, Any]:
         "chain_not_after": _iso(verdict.chain_not_after),
         "names": list(leaf.names) if leaf else [],
         "advisories": [_reason(a) for a in verdict.advisories],
+        # What changes no status but is worth saying (unused_certificate).
+        "notes": [_reason(n) for n in verdict.notes],
         "certificate": None if leaf is None else _certificate(leaf),
         # The Auth certificate's endpoint: every certificate the document lists.
         "auth_certificates": [_certificate(c) for c in verdict.auth_certificates],
