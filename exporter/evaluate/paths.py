@@ -81,7 +81,9 @@ def candidate_paths(
             yield path
         if len(path) >= MAX_DEPTH or cert.issuer in anchors:
             continue
-        # Pushed in reverse: the first offered candidate is tried first.
+        # Tried first: an issuer a trusted root issued (CryptoAPI prefers the trusted
+        # chain), then the offered order. Pushed in reverse, so popped in that order.
+        issuers.sort(key=lambda c: c.issuer not in anchors)
         stack.extend((issuer, [*path, issuer]) for issuer in reversed(issuers))
 
 
