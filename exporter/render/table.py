@@ -107,6 +107,8 @@ def _details(report: EndpointReport) -> list[str]:
             out.append(f"    {name}: {outcome.message}")
     for advisory in verdict.advisories:
         out.append(f"    hygiene ({advisory.reason}): {advisory.message}")
+    for note in verdict.notes:
+        out.append(f"    note ({note.reason}): {note.message}")
     for step in report.remediation.steps:
         out.append(f"    fix ({step.kind.value}): {step.runs}")
     return [terminal_safe(line) for line in out]
