@@ -146,7 +146,7 @@ def test_a_critical_extension_windows_knows_on_the_leaf_passes(path_judge, exten
     assert issuer(report) == (True, None)
 
 
-def test_critical_aki_and_ski_on_the_intermediate_pass(path_judge) -> None:
+def test_critical_aki_ski_and_aia_on_the_intermediate_pass(path_judge) -> None:
     root = CA("Contoso Root")
     inter = CA("Contoso Issuing CA", parent=root)
     builder = (
@@ -162,6 +162,17 @@ def test_critical_aki_and_ski_on_the_intermediate_pass(path_judge) -> None:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(inter.key.public_key()), True)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(root.key.public_key()), True
+        )
+        .add_extension(
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        x509.AuthorityInformationAccessOID.CA_ISSUERS,
+                        x509.UniformResourceIdentifier("http://pki.contoso.com/root.crt"),
+                    )
+                ]
+            ),
+            True,
         )
     )
     critical_inter = builder.sign(root.key, hashes.SHA256())  # type: ignore[arg-type]
