@@ -1,7 +1,8 @@
 """DNS probe: resolve a host through the internal DNS servers that clients use.
 
 Outlook resolves fully qualified names, so names are queried as absolute (no
-search list), A and AAAA, through the configured nameservers in order. One
+search list), A and AAAA, through the configured nameservers in order; either
+family's address resolves the name, as it does for a client. One
 resolver serves a cycle and caches its answers for that cycle only. The probe
 stage hands it every name of the cycle at once (:meth:`DnsResolver.resolve_all`),
 which ``dnsbatch`` asks from one thread; a thread that wants a name already being
@@ -25,6 +26,7 @@ from exporter.probe.dnsbatch import Batch, DnsTransport, Lookup
 from exporter.probe.results import DnsAnswer, DnsReason
 
 ALL_FAILED = "all nameservers failed"
+PARTIAL = "no address, and not every record type answered"
 
 
 def _system_nameservers() -> list[tuple[str, int]]:
@@ -153,15 +155,20 @@ class DnsResolver:
             return DnsAnswer(name, (), DnsReason.ERROR, f"not a DNS name: {exc}")
 
     def _meaning(self, lookup: Lookup) -> DnsAnswer:
+        """One family's address is enough; "does not exist" needs every type's
+        NXDOMAIN (a broken server says it for AAAA beside an A record); and a type
+        left unanswered beside no address leaves the name unknown, never "missing"."""
         name = lookup.name
         if lookup.done:
-            if any(r.rcode == dns.rcode.NXDOMAIN for r in lookup.replies):
-                return DnsAnswer(name, (), DnsReason.NXDOMAIN)
             addresses = [a for reply in lookup.replies for a in reply.addresses]
-            if not addresses:
-                return DnsAnswer(name, (), DnsReason.NO_ADDRESS)
-            return DnsAnswer(name, tuple(dict.fromkeys(addresses)), DnsReason.OK)
+            if addresses:
+                return DnsAnswer(name, tuple(dict.fromkeys(addresses)), DnsReason.OK)
+            if all(r.rcode == dns.rcode.NXDOMAIN for r in lookup.replies):
+                return DnsAnswer(name, (), DnsReason.NXDOMAIN)
+            return DnsAnswer(name, (), DnsReason.NO_ADDRESS)
         failures = lookup.failures
+        if lookup.partial:
+            return DnsAnswer(name, (), DnsReason.ERROR, f"{PARTIAL}: {'; '.join(failures)}")
         if (
             lookup.timed_out
             and len(failures) == len(self.nameservers)

@@ -2,9 +2,11 @@
 
 Each name gets an A and an AAAA query (distinct random IDs) over one connected UDP
 socket per nameserver, at most ``window`` names at a time; a truncated reply is
-asked again over TCP; a nameserver that answers with an error (SERVFAIL, REFUSED,
-ICMP unreachable) hands the name to the next one, within the name's one timeout,
-and so does one that stays silent for its share of that timeout.
+asked again over TCP. One type's address is enough, whatever the other met (an
+error, NXDOMAIN, silence), as a client takes the family that answers; a nameserver
+that leaves the name without an address and a type unanswered (SERVFAIL, REFUSED,
+ICMP unreachable, silence for its share of the timeout) hands the name to the next
+one, within the name's one timeout.
 What the answers mean (NXDOMAIN, no address) is ``exporter.probe.dns``'s business.
 """
 
@@ -34,8 +36,11 @@ class Lookup:
     """One name: its queries at the current nameserver, and how it ended.
 
     Attributes:
-        replies: when ``done``, the final replies (NOERROR or NXDOMAIN) of one server.
+        replies: the current server's final replies (NOERROR or NXDOMAIN); when
+            ``done``, every type's, or one with an address.
+        unanswered: the current server's types that met an error, and what.
         failures: one line per nameserver that gave no usable answer.
+        partial: a nameserver answered one type, without an address, but not the other.
         timed_out: the name's timeout ran out waiting on the last of them.
     """
 
@@ -46,7 +51,9 @@ class Lookup:
     server: int = 0
     queries: dict[int, int] = field(default_factory=dict)  # query ID -> type
     replies: list[dnswire.Reply] = field(default_factory=list)
+    unanswered: dict[int, str] = field(default_factory=dict)  # type -> why not
     failures: list[str] = field(default_factory=list)
+    partial: bool = False
     done: bool = False
     timed_out: bool = False
 
@@ -107,7 +114,7 @@ class Batch:
         while id(lookup) in self._live:
             now, left = time.monotonic(), len(self.transport.nameservers) - lookup.server
             lookup.server_deadline = now + max(0.0, lookup.deadline - now) / left
-            lookup.queries, lookup.replies = {}, []
+            lookup.queries, lookup.replies, lookup.unanswered = {}, [], {}
             for rdtype in QUERY_TYPES:
                 # Distinct IDs: equal ones would let one answer stand for both queries.
                 ident = secrets.randbits(16)
@@ -125,14 +132,15 @@ class Batch:
 
     def _reply(self, server: int, reply: dnswire.Reply) -> None:
         lookup = self._flying.get((server, reply.ident))
-        if lookup is None or any(r.ident == reply.ident for r in lookup.replies):
-            return  # a reply to an older query, or a repeat
+        if lookup is None:
+            return  # a reply to an older query
         rdtype = lookup.queries[reply.ident]
-        if not reply.answers(lookup.wire, rdtype):
-            return
+        if rdtype not in _pending(lookup) or not reply.answers(lookup.wire, rdtype):
+            return  # a repeat, or not our question
+        label, failure = self.transport.label(server), None
         if reply.truncated:
-            failure = self._tcp_failed.get(server)
-            if failure is None:
+            over_tcp = self._tcp_failed.get(server)
+            if over_tcp is None:
                 # Rare (an answer over 512 bytes), so asked inline: the other names
                 # wait for it, within this name's deadline.
                 self._waited_on_tcp = True
@@ -142,37 +150,50 @@ class Batch:
                     self._tcp_failed[server] = f"no answer within {self.timeout:g}s"
                     return  # this name's deadline ends it
                 except _ServerFailed as exc:
-                    failure = self._tcp_failed[server] = str(exc)
-            if failure is not None:
-                label = self.transport.label(server)
-                self._retry(lookup, f"{label}: truncated answer, and over TCP: {failure}")
-                return
-        if reply.rcode not in _FINAL:
-            rcode = dns.rcode.to_text(dns.rcode.Rcode(reply.rcode))
-            self._retry(lookup, f"{self.transport.label(server)} answered {rcode}")
+                    over_tcp = self._tcp_failed[server] = str(exc)
+            if over_tcp is not None:
+                failure = f"{label}: truncated answer, and over TCP: {over_tcp}"
+        if failure is None and reply.rcode not in _FINAL:
+            failure = f"{label} answered {dns.rcode.to_text(dns.rcode.Rcode(reply.rcode))}"
+        if failure is None:
+            lookup.replies.append(reply)
+        else:
+            lookup.unanswered[rdtype] = failure
+        self._settle(lookup)
+
+    def _settle(self, lookup: Lookup, expired: bool = False) -> None:
+        """Once each type has its reply or error here, or this nameserver's time is up:
+        done when each type answered, or one with an address; else the next one."""
+        pending = _pending(lookup)
+        if pending and not expired:
             return
-        lookup.replies.append(reply)
-        if len(lookup.replies) == len(lookup.queries) or reply.rcode == dns.rcode.NXDOMAIN:
+        if any(r.addresses for r in lookup.replies) or not (pending or lookup.unanswered):
             lookup.done = True
             self._end(lookup)
+            return
+        lookup.partial = lookup.partial or bool(lookup.replies)
+        silent = f"{self.transport.label(lookup.server)} did not answer"
+        why = {**dict.fromkeys(pending, silent), **lookup.unanswered}
+        if len(set(why.values())) == 1 and not lookup.replies:
+            self._retry(lookup, next(iter(why.values())))  # the same for both: once
+        else:
+            kind = dns.rdatatype.RdataType
+            self._retry(lookup, ", ".join(f"{why[t]} for {kind(t).name}" for t in sorted(why)))
 
     def _server_down(self, server: int, error: OSError) -> None:
-        """ICMP port unreachable (ECONNREFUSED): every name asked there moves on."""
+        """ICMP port unreachable (ECONNREFUSED): every type still waiting there has
+        its error, and a name without an address moves on."""
         failure = f"{self.transport.label(server)}: {error.strerror or error}"
         hit = {id(x): x for (s, _), x in self._flying.items() if s == server}
         for lookup in hit.values():
-            self._retry(lookup, failure)
+            lookup.unanswered.update(dict.fromkeys(_pending(lookup), failure))
+            self._settle(lookup)
 
     def _expire(self) -> None:
         now = time.monotonic()
         for lookup in [x for x in self._live.values() if x.server_deadline <= now]:
-            failure = f"{self.transport.label(lookup.server)} did not answer"
-            if lookup.server + 1 < len(self.transport.nameservers) and now < lookup.deadline:
-                self._retry(lookup, failure)
-            else:
-                lookup.failures.append(failure)
-                lookup.timed_out = True
-                self._end(lookup)
+            lookup.timed_out = True  # told apart from a failure by its "did not answer"
+            self._settle(lookup, expired=True)
 
     def _retry(self, lookup: Lookup, failure: str) -> None:
         self._fail(lookup, failure)
@@ -194,6 +215,12 @@ class Batch:
     def _forget(self, lookup: Lookup) -> None:
         for ident in lookup.queries:
             self._flying.pop((lookup.server, ident), None)
+
+
+def _pending(lookup: Lookup) -> set[int]:
+    """The types asked of the current nameserver with neither a reply nor an error."""
+    answered = {lookup.queries.get(r.ident) for r in lookup.replies}
+    return set(lookup.queries.values()) - answered - set(lookup.unanswered)
 
 
 class DnsTransport:
