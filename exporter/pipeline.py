@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from exporter.certfacts import parse_chain
 from exporter.config import Config
+from exporter.config.clients import client_families
 from exporter.discovery.sources import Discoverer
 from exporter.evaluate.outcome import Status, worst
 from exporter.evaluate.verdict import evaluate_endpoint
@@ -67,13 +68,15 @@ def run_cycle(
         config.aia,
         config.revocation,
     )
+    families = client_families(config.clients, config.client_components)
     judged = [
-        evaluate_endpoint(p, config.trust.store, config.thresholds, now, chains) for p in probes
+        evaluate_endpoint(p, config.trust.store, config.thresholds, now, chains, families)
+        for p in probes
     ]
     # The names a fix may move a URL to are asked at once, like the probes', so the
     # plan's what-if knows what each resolves to.
     verdicts, plan = plan_organisation(
-        judged, resolver.answers, config.trust.store, config.thresholds, now, chains
+        judged, resolver.answers, config.trust.store, config.thresholds, now, chains, families
     )
     reports = tuple(EndpointReport(v, remediation_for(plan, v)) for v in verdicts)
     status = worst([r.status for r in reports]) if reports else Status.UNKNOWN

@@ -204,10 +204,17 @@ def test_expired_intermediate_fails_not_yet_valid_too(chain_judge) -> None:
 def test_rsa_1024_root_is_trusted_with_a_weak_key_warning(chain_judge) -> None:
     root = CA("Legacy Root", key="rsa1024")
     inter = CA("Issuing", parent=root)
-    report = chain_judge(root, inter.issue("mail.contoso.com"))
+    outlook_only = {"clients": ["outlook"]}
+    report = chain_judge(root, inter.issue("mail.contoso.com"), extra=outlook_only)
     assert issuer(report) == (True, None)
     assert advisories(report) == [Reason.WEAK_KEY]
-    assert report.status is Status.WARNING  # hygiene: never critical
+    assert report.status is Status.WARNING  # Outlook's: a hygiene warning
+    # iPhones and Macs refuse it (they use EWS): critical, by their rule.
+    everyone = chain_judge(root, inter.issue("mail.contoso.com"))
+    assert everyone.status is Status.CRITICAL
+    assert everyone.verdict.client_rejects.reason is Reason.CLIENT_REJECTS
+    assert [r.reason for r in everyone.verdict.clients["apple"].reasons] == [Reason.WEAK_KEY]
+    assert everyone.verdict.clients["outlook"].accepts is True
 
 
 def test_rsa_512_intermediate_is_blocked(chain_judge) -> None:
@@ -223,10 +230,12 @@ def test_sha1_under_an_enterprise_root_is_trusted_with_a_warning(chain_judge, wh
     root = CA("Contoso 2008 Root")
     inter = CA("Issuing", parent=root, digest="sha1" if where == "intermediate" else "sha256")
     leaf = inter.issue("mail.contoso.com", digest="sha1" if where == "leaf" else "sha256")
-    report = chain_judge(root, leaf)
+    report = chain_judge(root, leaf, extra={"clients": ["outlook"]})
     assert issuer(report) == (True, None)
     assert advisories(report) == [Reason.WEAK_SIGNATURE]
     assert report.status is Status.WARNING
+    # iPhones and Macs refuse SHA-1 whatever the root: critical when they are counted.
+    assert chain_judge(root, leaf).status is Status.CRITICAL
     (fix,) = [step.text for step in report.remediation.steps]
     assert fix.startswith(f"When certificate {report.verdict.leaf.thumbprint} on EXCH01")
     assert "issue it with a SHA-256 signature" in fix
@@ -252,11 +261,14 @@ def test_sha1_under_a_public_root_is_blocked(make_tls, tmp_path: Path) -> None:
     assert enterprise.issuer.ok is True
 
 
-def test_validity_beyond_what_public_cas_issue_is_an_advisory(chain_judge) -> None:
+def test_validity_beyond_what_public_cas_issue_is_an_optional_advisory(chain_judge) -> None:
     root = CA("Contoso Root")
     inter = CA("Issuing", parent=root)
     two_years = inter.issue("mail.contoso.com", not_before=NOW - DAY, not_after=NOW + 729 * DAY)
-    report = chain_judge(root, two_years)
+    # Off by default: no client refuses AD CS's two-year template under an enterprise root.
+    assert advisories(chain_judge(root, two_years)) == []
+    assert chain_judge(root, two_years).status is Status.OK
+    report = chain_judge(root, two_years, thresholds={"max_validity": "398d"})
     assert advisories(report) == [Reason.LONG_VALIDITY]
     assert "valid for 730 days, longer than the 398" in report.verdict.advisories[0].message
     assert report.status is Status.WARNING
@@ -264,6 +276,6 @@ def test_validity_beyond_what_public_cas_issue_is_an_advisory(chain_judge) -> No
     assert "a validity public CAs would give it" in fix
     # Controls: a year is fine; the threshold moves it; 0 turns it off.
     year = inter.issue("mail.contoso.com", not_before=NOW - DAY, not_after=NOW + 396 * DAY)
-    assert advisories(chain_judge(root, year)) == []
+    assert advisories(chain_judge(root, year, thresholds={"max_validity": "398d"})) == []
     assert advisories(chain_judge(root, two_years, thresholds={"max_validity": "825d"})) == []
     assert advisories(chain_judge(root, two_years, thresholds={"max_validity": "0s"})) == []

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from exporter.config.clients import parse_client_components, parse_clients
 from exporter.config.ldap import LdapConfig, parse_ldap
 from exporter.config.yamlsource import Reader
 from exporter.hostnames import dns_name
@@ -61,12 +63,13 @@ class ProbeConfig:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """``max_validity``: a leaf valid for longer is a ``long_validity`` advisory (0: off).
+    """``max_validity``: a leaf valid for longer is a ``long_validity`` advisory; 0
+    (the default) is off: the validity rules clients apply are evaluate/clients.py's.
     ``auth_expiry_*``: the Auth certificate's own, HealthChecker's 60 and 14 days."""
 
     expiry_warning: float = 30 * DAY
     expiry_critical: float = 7 * DAY
-    max_validity: float = 398 * DAY
+    max_validity: float = 0.0
     auth_expiry_warning: float = 60 * DAY
     auth_expiry_critical: float = 14 * DAY
 
@@ -94,6 +97,9 @@ class Config:
     ldap: LdapConfig | None = None
     aia: FetchConfig = field(default_factory=FetchConfig)
     revocation: FetchConfig = field(default_factory=FetchConfig)
+    # The client families the organisation has; components when not the default.
+    clients: tuple[str, ...] = ("outlook", "apple", "browser")
+    client_components: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     filename: str = "<defaults>"
     # Deprecated keys found, one line each (file:line: key: message): logged by
     # serve, printed to stderr by report and check.
@@ -111,6 +117,8 @@ def parse_config(root: Reader) -> Config:
         ldap=parse_ldap(root.section("ldap")),
         aia=_fetching(root.section("aia")),
         revocation=_fetching(root.section("revocation")),
+        clients=parse_clients(root),
+        client_components=parse_client_components(root.section("client_components")),
     )
     root.finish(keys_of(Config, skip=("filename", "notices")))
     if not config.servers and not root.has("servers") and not root.has("ldap"):

@@ -66,6 +66,8 @@ class ChainJudgement:
         advisories: the chain's hygiene warnings (``weak_signature``, ``weak_key``).
         notes: what is worth telling but changes no status (``unused_certificate``:
             a presented certificate the chosen path does not use).
+        public_root: the built path ends at a root of the system store (the public
+            roots clients ship), not one of ``trust.ca_files``.
     """
 
     issuer: Outcome
@@ -73,6 +75,7 @@ class ChainJudgement:
     not_revoked: Outcome
     advisories: tuple[Outcome, ...] = ()
     notes: tuple[Outcome, ...] = ()
+    public_root: bool = False
 
 
 def judge_chain(
@@ -141,7 +144,8 @@ def _judge(
     revoked = Outcome.not_judged()
     if revocation and fetch is not None and issuer.ok:
         revoked = _revocation(path, now, fetch, caps[1])
-    return ChainJudgement(issuer, complete, revoked, hygiene(path), notes)
+    public = store.is_public(path[-1])
+    return ChainJudgement(issuer, complete, revoked, hygiene(path), notes, public)
 
 
 def _revocation(

@@ -27,9 +27,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from exporter.certfacts import CertificateFacts
+from exporter.evaluate.amend import amend
 from exporter.evaluate.names import covers
 from exporter.evaluate.outcome import Check, Outcome, Reason
-from exporter.evaluate.verdict import EndpointVerdict, amend
+from exporter.evaluate.verdict import EndpointVerdict
 
 Namespace = tuple[str, int]
 
@@ -98,6 +99,8 @@ def flaw(verdict: EndpointVerdict) -> str | None:
         return f"{verdict.expiry.message}, inside thresholds.expiry_warning"
     if checks[Check.NOT_REVOKED].ok is False:
         return "it is revoked"
+    if verdict.client_rejects.ok is False:
+        return verdict.client_rejects.message or "a client family refuses it"
     return None
 
 

@@ -71,6 +71,12 @@ class Reason(StrEnum):
     WEAK_SIGNATURE = "weak_signature"
     WEAK_KEY = "weak_key"
     LONG_VALIDITY = "long_validity"
+    # clients: a family that uses the component refuses the certificate
+    # (evaluate/clients.py): the endpoint's reason, and each family's rules
+    CLIENT_REJECTS = "client_rejects"
+    NO_SAN = "no_san"
+    NO_SERVER_AUTH_EKU = "no_server_auth_eku"
+    VALIDITY_TOO_LONG = "validity_too_long"
     # notes: worth telling, no status (EndpointVerdict.notes)
     UNUSED_CERTIFICATE = "unused_certificate"
     # date_valid

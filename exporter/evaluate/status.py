@@ -47,6 +47,9 @@ def status_of(
     return worst(statuses)
 
 
+_CHECK_NAMES = frozenset(c.value for c in Check)
+
+
 def counted_problems(verdict: EndpointVerdict) -> list[tuple[str, Outcome]]:
     """What counts against this endpoint's status, by check name (``expiry`` and
     ``advisory:<code>`` included): the findings a fix answers and the what-if compares."""
@@ -56,9 +59,15 @@ def counted_problems(verdict: EndpointVerdict) -> list[tuple[str, Outcome]]:
         if outcome.ok is False
         or (
             outcome.ok is None
-            and name != "expiry"
+            and name in _CHECK_NAMES
             and (Check(name), outcome.reason) in _WARN_WHEN_UNKNOWN
         )
     ]
     found.extend((f"advisory:{a.reason.value}", a) for a in verdict.advisories if a.reason)
     return found
+
+
+def rejects_status(rejects: Outcome) -> Status:
+    """A family that uses the component refuses the certificate: its users see an
+    error, as Outlook's users do on a failed check."""
+    return Status.CRITICAL if rejects.ok is False else Status.OK

@@ -17,16 +17,23 @@ from exporter.evaluate.authcert import read_auth_document
 from exporter.evaluate.chain import ChainJudgement, ChainKey, chain_key, judge_chain
 from exporter.evaluate.checks import (
     NO_CERTIFICATE,
-    NOT_EXPIRING,
     evaluate_date,
     evaluate_dns,
     evaluate_expiry,
     evaluate_validity,
 )
+from exporter.evaluate.clients import (
+    DEFAULT_COMPONENTS,
+    ChainTraits,
+    ClientVerdict,
+    Family,
+    clients_outcome,
+    evaluate_clients,
+)
 from exporter.evaluate.names import evaluate_name
-from exporter.evaluate.outcome import Check, Outcome, Reason, Status
+from exporter.evaluate.outcome import Check, Outcome, Reason, Status, worst
 from exporter.evaluate.probe_ok import probe_outcome
-from exporter.evaluate.status import status_of
+from exporter.evaluate.status import rejects_status, status_of
 from exporter.model import Component
 from exporter.probe.results import ProbeResult, TlsReason
 from exporter.truststore import TrustStore
@@ -53,6 +60,10 @@ class EndpointVerdict:
         auth_certificates: for ``auth_certificate``, every certificate the auth
             metadata document lists (``chain`` holds the one in use); else empty.
         notes: what changes no status but is worth saying (``unused_certificate``).
+        clients: each enabled client family that uses the component, its verdict
+            (evaluate/clients.py); empty where none does or nothing was judged.
+        client_rejects: ``client_rejects`` when a family beyond Outlook refuses the
+            certificate (critical: a user of that client sees an error).
     """
 
     probe: ProbeResult
@@ -69,12 +80,18 @@ class EndpointVerdict:
     target_in_namespace: CertificateFacts | None = None
     notes: tuple[Outcome, ...] = ()
     auth_certificates: tuple[CertificateFacts, ...] = ()
+    clients: Mapping[str, ClientVerdict] = dataclasses.field(default_factory=dict)
+    client_rejects: Outcome = dataclasses.field(default_factory=Outcome.not_judged)
 
     @property
     def outcomes(self) -> list[tuple[str, Outcome]]:
         """Every check's outcome by name, in Check order, then ``expiry``'s: what the
         renderers list, none of them special-casing expiry."""
-        return [*((c.value, self.checks[c]) for c in Check), ("expiry", self.expiry)]
+        return [
+            *((c.value, self.checks[c]) for c in Check),
+            ("expiry", self.expiry),
+            ("clients", self.client_rejects),
+        ]
 
     @property
     def expiring(self) -> bool:
@@ -112,9 +129,12 @@ def evaluate_endpoint(
     thresholds: Thresholds,
     now: dt.datetime,
     chains: Mapping[ChainKey, ChainJudgement] | None = None,
+    families: Mapping[Family, frozenset[Component]] | None = None,
 ) -> EndpointVerdict:
     """``chains``: the refresh's judgements by presented chain (``pki.judge``, with
-    AIA and revocation fetched); a chain not in it is judged here, offline."""
+    AIA and revocation fetched); a chain not in it is judged here, offline.
+    ``families``: the enabled client families and their components (all three,
+    with CLIENTS.md's components, when None)."""
     checks: dict[Check, Outcome] = {Check.PROBE_OK: probe_outcome(probe)}
     if probe.url_dns is not None:
         checks[Check.DNS_MATCH] = evaluate_dns(
@@ -130,6 +150,7 @@ def evaluate_endpoint(
     not_after = chain_not_after = None
     advisories: tuple[Outcome, ...] = ()
     notes: tuple[Outcome, ...] = ()
+    clients: dict[str, ClientVerdict] = {}
     if chain and target is not None:
         leaf = chain[0]
         checks[Check.NAME_MATCH] = evaluate_name(leaf, target.host)
@@ -143,6 +164,15 @@ def evaluate_endpoint(
         checks[Check.CONSISTENT] = Outcome.not_judged()  # across endpoints: amend()
         advisories = judged.advisories + evaluate_validity(leaf, thresholds.max_validity)
         notes = judged.notes
+        traits = ChainTraits(judged.advisories, judged.public_root)
+        clients = evaluate_clients(
+            probe.endpoint.component,
+            target.host,
+            leaf,
+            checks,
+            traits,
+            DEFAULT_COMPONENTS if families is None else families,
+        )
         if probe.endpoint.component is Component.BACKEND:
             checks.update(_BACK_END_NOT_JUDGED)
             advisories = notes = ()
@@ -159,6 +189,7 @@ def evaluate_endpoint(
             )
         for check in _CERTIFICATE_CHECKS:
             checks[check] = Outcome.not_judged()
+    rejects = clients_outcome(clients)
     return EndpointVerdict(
         probe=probe,
         checks=checks,
@@ -167,11 +198,13 @@ def evaluate_endpoint(
         chain_not_after=chain_not_after,
         expiry_status=expiry.status,
         expiry=expiry.outcome,
-        checks_status=status_of(checks, advisories, Status.OK),
-        status=status_of(checks, advisories, expiry.status),
+        checks_status=status_of(checks, advisories, rejects_status(rejects)),
+        status=status_of(checks, advisories, worst([expiry.status, rejects_status(rejects)])),
         evaluated_at=now,
         advisories=advisories,
         notes=notes,
+        clients=clients,
+        client_rejects=rejects,
     )
 
 
@@ -243,35 +276,3 @@ _CERTIFICATE_CHECKS = (
     Check.NOT_REVOKED,
     Check.CONSISTENT,
 )
-
-
-def amend(
-    verdict: EndpointVerdict,
-    check: Check,
-    outcome: Outcome,
-    target_in_namespace: CertificateFacts | None = None,
-) -> EndpointVerdict:
-    """The verdict with one check decided later, across endpoints (``consistent``),
-    and its statuses recomputed."""
-    checks = {**verdict.checks, check: outcome}
-    return dataclasses.replace(
-        verdict,
-        checks=checks,
-        checks_status=status_of(checks, verdict.advisories, Status.OK),
-        status=status_of(checks, verdict.advisories, verdict.expiry_status),
-        target_in_namespace=target_in_namespace,
-    )
-
-
-def renewed(verdict: EndpointVerdict) -> EndpointVerdict:
-    """The verdict once its certificate is replaced by a fresh one of the same kind
-    (the what-if of rotating the Auth certificate, which Exchange makes for 5 years)."""
-    checks = {**verdict.checks, Check.DATE_VALID: Outcome.passed()}
-    return dataclasses.replace(
-        verdict,
-        checks=checks,
-        expiry=NOT_EXPIRING.outcome,
-        expiry_status=Status.OK,
-        checks_status=status_of(checks, verdict.advisories, Status.OK),
-        status=status_of(checks, verdict.advisories, Status.OK),
-    )

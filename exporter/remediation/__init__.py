@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 from exporter.config import Thresholds
 from exporter.evaluate.chain import ChainJudgement, ChainKey
+from exporter.evaluate.clients import Family
 from exporter.evaluate.consistency import evaluate_consistency
 from exporter.evaluate.verdict import EndpointVerdict
+from exporter.model import Component
 from exporter.probe.results import DnsAnswer
 from exporter.remediation.plan import Plan, build_plan, candidate_hosts
 from exporter.remediation.steps import Finding, Step, StepKind
@@ -69,6 +71,7 @@ def plan_organisation(
     thresholds: Thresholds,
     now: dt.datetime,
     chains: Mapping[ChainKey, ChainJudgement],
+    families: Mapping[Family, frozenset[Component]] | None = None,
 ) -> tuple[list[EndpointVerdict], Plan]:
     """From each endpoint's verdict (``evaluate_endpoint``'s): ``consistent`` decided
     across them, and the organisation's plan. ``lookup`` answers the names a fix may
@@ -81,5 +84,5 @@ def plan_organisation(
         if v.probe.url_dns is not None
     }
     answers.update(lookup(hosts))
-    model = OrgModel(judged, answers, trust, thresholds, now, chains)
+    model = OrgModel(judged, answers, trust, thresholds, now, chains, families)
     return verdicts, build_plan(model, verdicts)

@@ -67,6 +67,7 @@ _CERTIFICATE_CHECKS = frozenset(
         "not_revoked",
         "consistent",
         "expiry",
+        "clients",
     }
 )
 

@@ -10,6 +10,7 @@ from exporter.evaluate.outcome import Check, Reason
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Component, ExchangeVersion
 from exporter.remediation.chain import chain_steps, hygiene_steps, renew_step
+from exporter.remediation.clientfix import client_steps
 from exporter.remediation.kb940726 import setter_for
 from exporter.remediation.steps import Step, advise, finding
 from exporter.remediation.surfaces import backend_steps, mail_steps
@@ -48,6 +49,7 @@ def advice_for(verdict: EndpointVerdict, names: Namesakes) -> list[Step]:
         steps.extend(chain_steps(verdict))
     if component.is_virtual_directory and (renew := renew_step(verdict)) is not None:
         steps.append(renew)
+    steps.extend(client_steps(verdict))
     steps.extend(hygiene_steps(verdict))
     return steps
 

@@ -28,10 +28,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from exporter.config import Thresholds
+from exporter.evaluate.amend import renewed
 from exporter.evaluate.chain import ChainJudgement, ChainKey
+from exporter.evaluate.clients import Family
 from exporter.evaluate.consistency import evaluate_consistency
 from exporter.evaluate.status import counted_problems
-from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint, renewed
+from exporter.evaluate.verdict import EndpointVerdict, evaluate_endpoint
 from exporter.model import Component, Endpoint
 from exporter.probe.results import DnsAnswer, DnsReason, TlsReason
 from exporter.remediation.steps import Finding, finding
@@ -101,6 +103,7 @@ class OrgModel:
     thresholds: Thresholds
     now: dt.datetime
     chains: Mapping[ChainKey, ChainJudgement]
+    families: Mapping[Family, frozenset[Component]] | None = None
     _memo: dict[tuple[int, str, tuple[bytes, ...], tuple[str, ...], str], EndpointVerdict] = field(
         default_factory=dict, repr=False
     )
@@ -166,7 +169,7 @@ class OrgModel:
                 tls = dataclasses.replace(tls, chain=chain)
             changed = dataclasses.replace(probe, endpoint=endpoint, tls=tls, url_dns=answer)
             self._memo[key] = evaluate_endpoint(
-                changed, self.trust, self.thresholds, self.now, self.chains
+                changed, self.trust, self.thresholds, self.now, self.chains, self.families
             )
         return self._memo[key]
 

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from exporter.certfacts import CertificateFacts
+from exporter.config.reloadstatus import ReloadStatus
 from exporter.evaluate.checks import iso
 from exporter.evaluate.outcome import Check, Outcome
 from exporter.remediation import Step
@@ -56,6 +57,12 @@ def endpoint_json(report: EndpointReport) -> dict[str, Any]:
         "chain_not_after": _iso(verdict.chain_not_after),
         "names": list(leaf.names) if leaf else [],
         "advisories": [_reason(a) for a in verdict.advisories],
+        # Each enabled client family that uses the component: does it accept the
+        # certificate, and by which rules does it refuse it (evaluate/clients.py).
+        "clients": {
+            family: {"accepts": v.accepts, "reasons": [_reason(r) for r in v.reasons]}
+            for family, v in verdict.clients.items()
+        },
         # What changes no status but is worth saying (unused_certificate).
         "notes": [_reason(n) for n in verdict.notes],
         "certificate": None if leaf is None else _certificate(leaf),
@@ -115,12 +122,34 @@ def _certificate(cert: CertificateFacts) -> dict[str, Any]:
     }
 
 
-def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
+def reload_json(status: ReloadStatus) -> dict[str, Any]:
+    """``serve``'s config reloads: ``ok`` (false while the last one failed); the
+    file and when the config in force was loaded from it; when a reload was last
+    tried; since when reloads fail; the failed reload's problems, each with its
+    line (null when the file as a whole failed) and key path (``""``: the top
+    level), and as the lines ``POST /-/reload`` answered (``error``)."""
+    return {
+        "ok": status.ok,
+        "file": status.file,
+        "loaded_at": _iso(status.loaded_at),
+        "last_attempt": _iso(status.last_attempt),
+        "failing_since": _iso(status.failing_since),
+        "error": "\n".join(status.lines()) or None,
+        "problems": [
+            {"line": p.line, "key": p.path, "message": p.message} for p in status.problems
+        ],
+    }
+
+
+def snapshot_json(snapshot: Snapshot, reload: ReloadStatus | None = None) -> dict[str, Any]:
+    """``reload``: serve's reload status (``/api/v1/status``); None in ``report``,
+    which loads its config once, where the field is null."""
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": _iso(snapshot.started_at),
         "duration_seconds": round(snapshot.duration, 6),
         "status": snapshot.status.value,
+        "reload": None if reload is None else reload_json(reload),
         "discovery": [
             {
                 "source": d.source,

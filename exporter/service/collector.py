@@ -30,6 +30,7 @@ Exposition, per endpoint (labels ``server``, ``component``)::
                               thumbprint,not_after} 1
     exchange_internal_url_remediation_info{server,component,step="01",kind="command",
                                            text="Set-WebServicesVirtualDirectory ..."} 1
+    exchange_internal_url_client_accepts{server,component,client="apple"} 0
 
 and for the exporter: ``exchange_discovery_success{source}``,
 ``exchange_discovery_last_success_timestamp_seconds{source}``, and
@@ -202,6 +203,13 @@ def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
         "complete command or instruction (text).",
         [*ENDPOINT_LABELS, "step", "kind", "text"],
     )
+    client = _gauge(
+        "exchange_internal_url_client_accepts",
+        "1 if the client family (outlook, apple, browser) accepts the certificate; 0 if it "
+        "refuses it; absent when the family does not use the component, is not enabled "
+        "(clients:), or nothing was judged.",
+        [*ENDPOINT_LABELS, "client"],
+    )
     cert = _gauge(
         "exchange_certificate_info",
         "Always 1; the presented leaf certificate. One series per distinct certificate: "
@@ -232,6 +240,9 @@ def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
         for name, outcome in verdict.outcomes:
             if outcome.reason is not None and outcome.noteworthy:
                 problem.add_metric([*labels, name, outcome.reason.value], 1)
+        for family_name, accepted in verdict.clients.items():
+            if accepted.accepts is not None:
+                client.add_metric([*labels, family_name], 1 if accepted.accepts else 0)
         for code in dict.fromkeys(a.reason.value for a in verdict.advisories if a.reason):
             problem.add_metric([*labels, "hygiene", code], 1)
         target = endpoint.target
@@ -277,5 +288,6 @@ def _endpoint_families(snap: Snapshot) -> Iterator[Metric]:
         info,
         problem,
         fix,
+        client,
         cert,
     )
