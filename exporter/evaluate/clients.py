@@ -237,11 +237,14 @@ def clients_outcome(clients: Mapping[str, ClientVerdict]) -> Outcome:
         (family, [r for r in verdict.reasons if r.reason not in _OUTLOOK_CHECKS])
         for family, verdict in refusing
     ]
-    rules = [(family, found) for family, found in rules if found]
-    if rules:
+    by_rules: dict[tuple[str, ...], list[Family]] = {}
+    for family, found in rules:
+        if found:
+            by_rules.setdefault(tuple(r.message or "" for r in found), []).append(family)
+    if by_rules:
         said = "; ".join(
-            f"{WHO[family]} refuse it: {', '.join(r.message or '' for r in found)}"
-            for family, found in rules
+            f"{' and '.join(WHO[f] for f in families)} refuse it: {', '.join(messages)}"
+            for messages, families in by_rules.items()
         )
         return Outcome.failed(Reason.CLIENT_REJECTS, said)
     if any(v.accepts is not None for v in clients.values()):

@@ -78,6 +78,10 @@ def start_lab(directory: Path, interval: str = "30s") -> Lab:
     exch01 = TlsServer(LOOPBACK, mail.write(directory, "exch01"))
     exch02 = TlsServer(LOOPBACK, mail.write(directory, "exch02"))
     exch03 = TlsServer(LOOPBACK, expiring.write(directory, "exch03"))
+    # OWA with the certificate an IIS request signed by AD CS's Web Server template
+    # gets: the name only in the CN. Windows accepts it; Edge, Chrome and iPhones do not.
+    cn_only = issuing.issue(cn="webmail.contoso.com", san=False)
+    webmail = TlsServer(LOOPBACK, cn_only.write(directory, "exch02-owa"))
     before_renewal = issuing.issue(
         "exch02.contoso.local", not_before=now - 400 * DAY, not_after=now - 3 * DAY
     )
@@ -95,9 +99,10 @@ def start_lab(directory: Path, interval: str = "30s") -> Lab:
             "exch02.contoso.local": [LOOPBACK],
             "exch03.contoso.local": [LOOPBACK],
             "autodiscover.contoso.com": [LOOPBACK],
+            "webmail.contoso.com": [LOOPBACK],
         }
     )
-    lab = Lab(directory / "demo.yaml", [exch01, exch02, exch03, smtp02], dns)
+    lab = Lab(directory / "demo.yaml", [exch01, exch02, exch03, webmail, smtp02], dns)
     kb_paths = {
         "autodiscover": "/Autodiscover/Autodiscover.xml",
         "ews": "/EWS/Exchange.asmx",
@@ -128,6 +133,7 @@ def start_lab(directory: Path, interval: str = "30s") -> Lab:
                         exch02.port,
                         {"autodiscover": kb_paths["autodiscover"], "ews": kb_paths["ews"]},
                     ),
+                    "owa": f"https://webmail.contoso.com:{webmail.port}/owa",
                     "smtp": f"smtp://exch02.contoso.local:{smtp02.port}",
                     "auth_certificate": f"https://exch02.contoso.local:{exch02.port}{METADATA}",
                 },

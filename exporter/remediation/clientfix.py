@@ -8,7 +8,7 @@ that CA: no request for a leaf fixes it.
 
 from __future__ import annotations
 
-from exporter.evaluate.clients import APPLE_MAX_DAYS, PUBLIC_MAX_DAYS, Family
+from exporter.evaluate.clients import APPLE_MAX_DAYS, PUBLIC_MAX_DAYS, WHO, Family
 from exporter.evaluate.outcome import Reason
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.hostnames import is_fqdn
@@ -52,14 +52,16 @@ def client_steps(verdict: EndpointVerdict) -> list[Step]:
         limit = f"at most {PUBLIC_MAX_DAYS} days from a public CA" + (
             f", {APPLE_MAX_DAYS} from your own" if Family.APPLE in families else ""
         )
+        who = " and ".join(WHO[f] for f in sorted(families))
+        codes = ", ".join(dict.fromkeys(r.reason.value for _, r in refused if r.reason))
         steps.append(
             advise(
-                "Certificate {} on {} is refused by clients Outlook does not speak for "
-                "({}): request one every client accepts, {}, signed with SHA-256 by the CA and "
-                "valid for {}, then bind it",
+                "Certificate {} on {} is refused by {} ({}): request one every client "
+                "accepts, {}, signed with SHA-256 by the CA and valid for {}, then bind it",
                 leaf.thumbprint,
                 server,
-                rejects.message or "",
+                who,
+                codes,
                 request,
                 limit,
                 comment=f"{server}: a certificate every client accepts",
