@@ -47,6 +47,13 @@ EXPECTED = {
         "6: revocation.max_urls: expected a whole number, got str 'many'",
     ],
     "invalid-missing-fqdn.yaml": ["2: servers[0].fqdn: is required"],
+    "invalid-clients.yaml": [
+        "5: clients[1]: unknown client family 'android' (expected outlook, apple, browser)",
+        "7: client_components.apple[1]: unknown component 'fax' (expected autodiscover, ews, "
+        "oab, um, owa, ecp, eas, mapi, outlook_anywhere, smtp, smtp_submission, imap, pop, "
+        "backend, auth_certificate)",
+        "8: client_components.firefox: unknown client family (expected outlook, apple, browser)",
+    ],
     # Checked where they enter, before any becomes a command (issues #23, #26).
     "invalid-hostile-names.yaml": [
         "3: servers[0].fqdn: 'exch01.contoso.local;invoke-something' is not a valid DNS name",
@@ -112,7 +119,8 @@ EXPECTED = {
         "smtp_submission, um)"
     ],
     "invalid-unknown-top.yaml": [
-        "6: probes: unknown key (expected one of: aia, dns, ldap, probe, revocation, servers, "
+        "6: probes: unknown key (expected one of: aia, client_components, clients, dns, ldap, "
+        "probe, revocation, servers, "
         "thresholds, trust)"
     ],
     "invalid-version.yaml": [
