@@ -27,7 +27,7 @@ Rules, with their sources:
 - ``browser`` (Chromium: Edge and Chrome): the host only in the CN is
   ERR_CERT_COMMON_NAME_INVALID since Chrome 58 (chromestatus 4981025180483584);
   SHA-1 on the leaf or an issuing CA is refused (measured: Chromium 156 under an
-  enterprise root, ../shared/CLIENTS.md, and tests/test_client_verdicts.py's
+  enterprise root, ../shared/CLIENTS.md, and tests/test_client_chromium.py's
   Chromium run); from 2020-09-01 a leaf under a public root valid for more than
   398 days is ERR_CERT_VALIDITY_TOO_LONG (Chromium's
   net/docs/certificate_lifetimes.md). RSA-1024, a missing EKU and any validity
