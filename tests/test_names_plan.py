@@ -64,14 +64,22 @@ def test_names_plan_json(make_tls, make_dns, write_config, root_file, issuing_ca
     result = run_exporter("report", "--config.file", str(path), "--format", "json")
     plan = json.loads(result.stdout)["names_plan"]
 
-    def use(component: str, url: str, covered: bool) -> dict[str, object]:
-        return {"server": "EXCH01", "component": component, "url": url, "covered": covered}
+    def use(
+        component: str, url: str, covered: bool, refused_by: tuple[str, ...] = ()
+    ) -> dict[str, object]:
+        return {
+            "server": "EXCH01",
+            "component": component,
+            "url": url,
+            "covered": covered,
+            "refused_by": list(refused_by),
+        }
 
     assert plan == {
         "names": [
             {
                 "name": "127.0.4.21",
-                "endpoints": [use("oab", f"https://127.0.4.21:{port}/OAB", False)],
+                "endpoints": [use("oab", f"https://127.0.4.21:{port}/OAB", False, ("outlook",))],
                 "covered_by_current": False,
                 "public_ok": False,
                 "reason": IP,
@@ -79,7 +87,12 @@ def test_names_plan_json(make_tls, make_dns, write_config, root_file, issuing_ca
             {
                 "name": "exch01.contoso.local",
                 "endpoints": [
-                    use("ews", f"https://exch01.contoso.local:{port}/EWS/Exchange.asmx", False)
+                    use(
+                        "ews",
+                        f"https://exch01.contoso.local:{port}/EWS/Exchange.asmx",
+                        False,
+                        ("outlook", "apple"),
+                    )
                 ],
                 "covered_by_current": False,
                 "public_ok": False,
@@ -125,3 +138,45 @@ from exporter.remediation.names_plan import public_reason  # noqa: E402
 )
 def test_which_names_a_public_ca_issues(name: str, public: bool) -> None:
     assert (public_reason(name) is None) is public
+
+
+def test_a_name_clients_refuse_today_says_so() -> None:
+    """The certificate on webmail.contoso.com names it only in the CN: Outlook's
+    checks pass, iPhones and browsers refuse it; the plan says so beside the name."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from exporter.config import Thresholds
+    from exporter.evaluate.outcome import Status
+    from exporter.evaluate.verdict import evaluate_endpoint
+    from exporter.model import Component, Endpoint, Server
+    from exporter.probe.results import DnsAnswer, DnsReason, ProbeResult, TlsReason, TlsResult
+    from exporter.remediation.names_plan import plan_names
+    from exporter.render.names import render_names
+    from exporter.snapshot import Snapshot
+    from exporter.truststore import TrustStore
+    from tests.pki import CA, NOW
+
+    root = CA("Contoso Root")
+    cn_only = CA("Contoso Issuing", parent=root).issue(cn="webmail.contoso.com", san=False)
+    server = Server("EXCH01", "exch01.contoso.com", ("10.0.0.1",))
+    endpoint = Endpoint.build(server, Component.OWA, "https://webmail.contoso.com/owa")
+    chain = tuple(c.public_bytes(Encoding.DER) for c in cn_only.chain)
+    probe = ProbeResult(
+        endpoint,
+        DnsAnswer("webmail.contoso.com", ("10.0.0.1",), DnsReason.OK),
+        ("10.0.0.1",),
+        None,
+        "10.0.0.1",
+        TlsResult("10.0.0.1", 443, "webmail.contoso.com", TlsReason.OK, chain),
+    )
+    verdict = evaluate_endpoint(probe, TrustStore((root.cert,), ()), Thresholds(), NOW)
+    plan = plan_names([verdict])
+    (name,) = plan.names
+    assert name.uses[0].refused_by == ("apple", "browser")
+    snapshot = Snapshot((), (), NOW.replace(tzinfo=dt.UTC), 0.0, Status.CRITICAL, names_plan=plan)
+    assert (
+        "    webmail.contoso.com: refused today by apple, browser; the request below yields "
+        "a certificate every client accepts"
+    ) in render_names(snapshot).splitlines()

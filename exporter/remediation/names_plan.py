@@ -54,12 +54,14 @@ INTERNAL_SUFFIXES = (
 
 @dataclass(frozen=True)
 class NameUse:
-    """One endpoint that gives clients the name; ``covered`` None without a certificate."""
+    """One endpoint that gives clients the name; ``covered`` None without a certificate.
+    ``refused_by``: the client families that refuse today's certificate there."""
 
     server: str
     component: str
     url: str
     covered: bool | None
+    refused_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,13 @@ def plan_names(verdicts: Sequence[EndpointVerdict]) -> NamesPlan:
         leaf = verdict.leaf
         for host, url in _hosts(verdict):
             covered = covers(leaf, host) if leaf is not None else None
-            use = NameUse(endpoint.server.name, endpoint.component.value, url, covered)
+            # The families' verdicts are on the internal URL's name, not an ExternalUrl's.
+            refused = (
+                tuple(f for f, v in verdict.clients.items() if v.accepts is False)
+                if url == endpoint.url
+                else ()
+            )
+            use = NameUse(endpoint.server.name, endpoint.component.value, url, covered, refused)
             if use not in uses.setdefault(host, []):
                 uses[host].append(use)
     names = tuple(

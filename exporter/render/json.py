@@ -194,6 +194,7 @@ def names_plan_json(snapshot: Snapshot) -> dict[str, Any]:
                         "component": u.component,
                         "url": u.url,
                         "covered": u.covered,
+                        "refused_by": list(u.refused_by),
                     }
                     for u in n.uses
                 ],

@@ -1,7 +1,9 @@
 """``report --format names``: the names the next certificate needs, for the admin
 about to order one: each name clients are given, who uses it, whether today's
-certificate covers it, which no public CA will issue (fix those first, per KB
-940726), and the request to run. Formats ``Snapshot.names_plan``; derives nothing.
+certificate covers it and which client families refuse it, which no public CA
+will issue (fix those first, per KB 940726), and the request to run (every name in
+the subject alternative names, a 2048-bit key: what every client family accepts).
+Formats ``Snapshot.names_plan``; derives nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ def render_names(snapshot: Snapshot) -> str:
         )
         if name.reason:
             lines.append(f"    {name.name}: {name.reason}")
+        # Outlook's refusals are the COVERED column; a name no public CA issues has
+        # its own line above.
+        refused = sorted({f for u in name.uses for f in u.refused_by if f != "outlook"})
+        if refused and name.public_ok:
+            lines.append(
+                f"    {name.name}: refused today by {', '.join(refused)}; the request below "
+                "yields a certificate every client accepts"
+            )
     lines.append("")
     if plan.request_command:
         lines.append("The certificate request for every public name (Exchange Management Shell):")
