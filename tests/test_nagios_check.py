@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter.lab.pki import CA, DAY, NOW
+from exporter.lab.pki import CA, DAY, NOW, self_signed
 from tests.conftest import lab_config, run_exporter
 from tests.peers import hostile
+from tests.test_exchange_surfaces import AUTH_CN, METADATA, _document
 
 DATA = Path(__file__).parent / "data" / "config"
 # 'label'=value[UOM];[warn];[crit];[min];[max] (Monitoring Plugins guidelines, section 2.6)
@@ -125,6 +126,63 @@ def test_critical_kb940726_with_its_fix(kb_lab) -> None:
     assert check("--config.file", str(path), "--server", "EXCH02").returncode == 0
     only = check("--config.file", str(path), "--server", "EXCH01", "--component", "oab")
     assert split(only.stdout)[0].startswith("EXCHANGE-CERT CRITICAL - 1 of 1 endpoints")
+
+
+def test_the_auth_certificate_graphs_the_thresholds_that_judge_it(
+    make_tls, make_dns, write_config, root_file, issuing_ca: CA
+) -> None:
+    """-w/-c are for the certificates clients see; the Auth certificate is judged on
+    thresholds.auth_expiry_* (60 and 14 days), and its perfdata says so, so the graph
+    agrees with the state. Its by-design reasons are not listed as problems."""
+    address = "127.0.7.5"
+    server = make_tls(address, issuing_ca.issue("mail.contoso.com", "exch01.contoso.local"))
+    auth = self_signed(AUTH_CN, not_after=NOW + 20 * DAY, san=False)
+    server.documents[METADATA] = (200, _document(auth))
+    dns = make_dns({"mail.contoso.com": [address], "exch01.contoso.local": [address]})
+    urls = {
+        "ews": f"https://mail.contoso.com:{server.port}/EWS/Exchange.asmx",
+        "auth_certificate": f"https://exch01.contoso.local:{server.port}{METADATA}",
+    }
+    config = lab_config(
+        [{"name": "EXCH01", "fqdn": "exch01.contoso.local", "urls": urls}], dns, [root_file]
+    )
+    path = write_config(config)
+
+    result = check("--config.file", str(path), "--component", "auth_certificate", "-w", "10")
+    assert result.returncode == 1, result.stdout
+    text, perf, rest = split(result.stdout)
+    assert re.fullmatch(
+        r"EXCHANGE-CERT WARNING - 1 of 1 endpoints warning: EXCH01 auth_certificate "
+        r"\(expires in (19|20) days\)",
+        text,
+    ), text
+    assert "self_signed_by_design" not in result.stdout
+    leaf, chain, _time = perf
+    assert re.fullmatch(r"'EXCH01 auth_certificate leaf_days'=(19|20)\.\d\d;60:;14:;;", leaf)
+    assert chain.endswith(";60:;14:;;")
+    assert all(PERF.match(p) for p in perf), perf
+    assert rest[0].startswith("WARNING EXCH01 auth_certificate ")
+
+    # Control: in the same run, the endpoint -w/-c judge carries -w/-c.
+    both = split(check("--config.file", str(path), "-w", "10", "-c", "5").stdout)[1]
+    assert [p.split("=")[0] for p in both] == [
+        "'EXCH01 ews leaf_days'",
+        "'EXCH01 ews chain_days'",
+        "'EXCH01 ews time'",
+        "'EXCH01 auth_certificate leaf_days'",
+        "'EXCH01 auth_certificate chain_days'",
+        "'EXCH01 auth_certificate time'",
+    ]
+    assert both[0].endswith(";10:;5:;;")
+    assert both[3].endswith(";60:;14:;;")
+
+    # The config's own Auth thresholds are the ones graphed (36h is 1.5 days), and
+    # they decide the state: 20 days is OK against 15.
+    config["thresholds"] = {"auth_expiry_warning": "15d", "auth_expiry_critical": "36h"}
+    path = write_config(config)
+    result = check("--config.file", str(path), "--component", "auth_certificate")
+    assert result.returncode == 0, result.stdout
+    assert split(result.stdout)[1][0].endswith(";15:;1.5:;;")
 
 
 def test_ad_hoc_url(make_tls, make_dns, root_file, issuing_ca: CA) -> None:

@@ -3,8 +3,11 @@
 State per endpoint: the worst of its checks (name, issuer, date, DNS, reachability,
 revoked: CRITICAL; plain http, a missing URL, a chain completed over AIA, revocation
 unknown, hygiene: WARNING) and of its leaf and chain days to
-expiry against the check's own -w/-c ranges. The check's state is the worst of all;
-no endpoint at all is UNKNOWN. Output:
+expiry against the check's own -w/-c ranges (the Auth certificate's against
+``thresholds.auth_expiry_*``; its perfdata carries those, so a graph agrees with the
+state). The check's state is the worst of all; no endpoint at all is UNKNOWN. A
+reason that only says why a check does not apply (``self_signed_by_design``) is not
+listed as a problem (``Outcome.noteworthy``, as on the page). Output:
 
     EXCHANGE-CERT CRITICAL - 1 of 2 endpoints critical: EXCH01 ews (name_mismatch) | \
         'EXCH01 ews leaf_days'=364.9;30:;7:;; ...
@@ -24,9 +27,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exporter.evaluate.outcome import Check, Status, worst
+from exporter.config import Thresholds
+from exporter.config.schema import DAY
+from exporter.evaluate.outcome import Check, Outcome, Reason, Status, worst
 from exporter.model import Component
-from exporter.nagios.ranges import Range
+from exporter.nagios.ranges import Range, parse_range
 from exporter.snapshot import EndpointReport, Snapshot
 from exporter.textsafe import nagios_safe, perfdata_label
 
@@ -76,6 +81,14 @@ def _expiry_state(days: float | None, warning: Range, critical: Range) -> Status
     return Status.OK
 
 
+def auth_ranges(thresholds: Thresholds) -> tuple[Range, Range]:
+    """The Auth certificate's warning and critical thresholds as ranges of days."""
+    return (
+        parse_range(f"{thresholds.auth_expiry_warning / DAY:g}:"),
+        parse_range(f"{thresholds.auth_expiry_critical / DAY:g}:"),
+    )
+
+
 def endpoint_state(report: EndpointReport, warning: Range, critical: Range) -> EndpointState:
     verdict = report.verdict
     leaf, chain = verdict.days_left, verdict.chain_days_left
@@ -85,10 +98,7 @@ def endpoint_state(report: EndpointReport, warning: Range, critical: Range) -> E
         # Its own thresholds (thresholds.auth_expiry_*, HealthChecker's 60 and 14
         # days), already judged: -w/-c are for the certificates clients see.
         leaf_state = chain_state = verdict.expiry_status
-    reasons = [
-        o.reason.value for o in verdict.checks.values() if o.reason is not None and o.ok is not True
-    ]
-    reasons += [a.reason.value for a in verdict.advisories if a.reason is not None]
+    reasons = [r.value for r in map(_problem, [*verdict.checks.values(), *verdict.advisories]) if r]
     if leaf_state is not Status.OK:
         reasons.append(f"expires in {leaf:.0f} days")
     elif chain_state is not Status.OK:
@@ -98,13 +108,28 @@ def endpoint_state(report: EndpointReport, warning: Range, critical: Range) -> E
     return EndpointState(report, state, tuple(reasons), expiring)
 
 
-def evaluate_check(snapshot: Snapshot, warning: Range, critical: Range) -> CheckResult:
+def _problem(outcome: Outcome) -> Reason | None:
+    """The reason to list: not a pass, and not one that says why a check does not apply."""
+    return outcome.reason if outcome.noteworthy and outcome.ok is not True else None
+
+
+def evaluate_check(
+    snapshot: Snapshot,
+    warning: Range,
+    critical: Range,
+    auth: tuple[Range, Range] | None = None,
+) -> CheckResult:
+    """``auth``: the Auth certificate's ranges (:func:`auth_ranges` of the config's
+    thresholds; the defaults' when None), for its perfdata."""
+    auth_warning, auth_critical = auth or auth_ranges(Thresholds())
     states = tuple(endpoint_state(r, warning, critical) for r in snapshot.endpoints)
     perfdata = []
     for item in states:
         label = item.name
         if item.leaf_days is not None and item.chain_days is not None:
             ranges = f";{warning};{critical};;"
+            if item.report.verdict.probe.endpoint.component is Component.AUTH_CERTIFICATE:
+                ranges = f";{auth_warning};{auth_critical};;"
             perfdata.append(f"{perfdata_label(label + ' leaf_days')}={item.leaf_days:.2f}{ranges}")
             perfdata.append(
                 f"{perfdata_label(label + ' chain_days')}={item.chain_days:.2f}{ranges}"

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from exporter.config import Config, ConfigError, load_config, load_config_mapping, parse_host_port
 from exporter.model import Component, Endpoint, parse_url
-from exporter.nagios.check import PREFIX, evaluate_check, render_check
+from exporter.nagios.check import PREFIX, auth_ranges, evaluate_check, render_check
 from exporter.nagios.ranges import Range, parse_range
 from exporter.pipeline import run_cycle
 from exporter.textsafe import nagios_safe, terminal_safe
@@ -265,6 +265,6 @@ def run_check(argv: Sequence[str]) -> int:
         return _unknown(f"internal error: {type(exc).__name__}: {exc}")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    result = evaluate_check(snapshot, warning, critical)
+    result = evaluate_check(snapshot, warning, critical, auth_ranges(config.thresholds))
     sys.stdout.write(render_check(result, args.verbose))
     return result.state.exit_code
