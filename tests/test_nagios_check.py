@@ -240,29 +240,85 @@ def test_unreachable_is_critical(make_dns, write_config, root_file) -> None:
     )
 
 
-def test_global_timeout_is_unknown(make_dns, write_config, root_file) -> None:
+@pytest.fixture
+def hung(make_dns, root_file):
+    """A server that accepts and never speaks, and the --url arguments that reach it."""
     silent = hostile.TcpPeer("127.0.7.4", hostile.silent)
-    try:
-        dns = make_dns({"mail.contoso.com": ["127.0.7.4"]})
-        config = lab_config(
-            [
-                {
-                    "name": "EXCH01",
-                    "fqdn": "mail.contoso.com",
-                    "urls": {"ews": f"https://mail.contoso.com:{silent.port}/EWS"},
-                }
-            ],
-            dns,
-            [root_file],
-        )
-        config["probe"] = {"interval": "1m", "timeout": "30s"}
-        start = time.monotonic()
-        result = check("--config.file", str(write_config(config)), "-t", "2")
-        assert time.monotonic() - start < 10
-        assert result.returncode == 3
-        assert result.stdout == "EXCHANGE-CERT UNKNOWN - timed out after 2 seconds\n"
-    finally:
-        silent.close()
+    dns = make_dns({"mail.contoso.com": ["127.0.7.4"]})
+    url = f"https://mail.contoso.com:{silent.port}/EWS/Exchange.asmx"
+    yield silent, dns, [
+        "--url", url, "--server-address", "127.0.7.4",
+        "--ca-file", str(root_file), "--dns-server", dns.nameserver,
+    ]  # fmt: skip
+    silent.close()
+
+
+def _timed(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    start = time.monotonic()
+    result = check(*args)
+    return result, time.monotonic() - start
+
+
+def test_the_plugin_timeout_is_unknown_and_leaves_the_probe_timeout_alone(hung) -> None:
+    """-t is the plugin's own timeout: when it ends the run, UNKNOWN (Monitoring
+    Plugins: a plugin that cannot finish says UNKNOWN), saying so; the probe's timeout
+    (10s for --url, probe.timeout's default) is not cut to fit under it."""
+    _, _, url_args = hung
+    result, elapsed = _timed(*url_args, "-t", "2")
+    assert elapsed < 6, elapsed
+    assert result.returncode == 3, result.stdout
+    assert result.stdout == (
+        "EXCHANGE-CERT UNKNOWN - plugin timeout: the check did not end within -t 2s; "
+        "a server that never answers is reported only when -t is longer than "
+        "probe.timeout (10s)\n"
+    )
+    # -t SECONDS:STATE (check_http's and check_tcp's form) and --timeout-result
+    # (check_http's and negate's) choose the state.
+    result, _ = _timed(*url_args, "-t", "1.5:critical")
+    assert result.returncode == 2, result.stdout
+    assert result.stdout.startswith("EXCHANGE-CERT CRITICAL - plugin timeout: ")
+    result, _ = _timed(*url_args, "-t", "1", "--timeout-result", "1")
+    assert result.returncode == 1, result.stdout
+    assert result.stdout.startswith("EXCHANGE-CERT WARNING - plugin timeout: ")
+    # Control: with -t longer than the probe's 10s, the hung server itself is found,
+    # and named, at the probe's own timeout: CRITICAL, not the plugin's UNKNOWN.
+    result, elapsed = _timed(*url_args, "-t", "30")
+    assert 10 <= elapsed < 25, elapsed
+    assert result.returncode == 2, result.stdout
+    assert "MAIL ews (timeout)" in result.stdout
+    assert "not finished within 10s" in result.stdout
+
+
+def test_a_config_probe_timeout_longer_than_t_is_kept(hung, write_config, root_file) -> None:
+    _, dns, _ = hung
+    silent = hung[0]
+    config = lab_config(
+        [
+            {
+                "name": "EXCH01",
+                "fqdn": "mail.contoso.com",
+                "urls": {"ews": f"https://mail.contoso.com:{silent.port}/EWS"},
+            }
+        ],
+        dns,
+        [root_file],
+    )
+    config["probe"] = {"interval": "1m", "timeout": "30s"}
+    result, elapsed = _timed("--config.file", str(write_config(config)), "-t", "2")
+    assert elapsed < 6, elapsed
+    assert result.returncode == 3
+    assert result.stdout == (
+        "EXCHANGE-CERT UNKNOWN - plugin timeout: the check did not end within -t 2s; "
+        "a server that never answers is reported only when -t is longer than "
+        "probe.timeout (30s)\n"
+    )
+    # Control: a probe.timeout well inside -t reports the server, CRITICAL.
+    config["probe"] = {"interval": "1m", "timeout": "1s"}
+    result, _ = _timed("--config.file", str(write_config(config)), "-t", "10")
+    assert result.returncode == 2, result.stdout
+    assert split(result.stdout)[0] == (
+        "EXCHANGE-CERT CRITICAL - 1 of 1 endpoints critical: EXCH01 ews (timeout)"
+    )
 
 
 def test_bad_config_is_unknown() -> None:
@@ -285,6 +341,11 @@ def test_bad_config_is_unknown() -> None:
         (("--config.file", "x", "--url", "https://a.b/"), "give --config.file or --url"),
         (("--url", "https://a.b/", "-w", "soon"), "'soon' is not a range"),
         (("--url", "https://a.b/", "-t", "0"), "--timeout must be more than 0"),
+        (("--url", "https://a.b/", "-t", "0:unknown"), "--timeout must be more than 0"),
+        (("--url", "https://a.b/", "-t", "soon"), "-t 'soon' is not SECONDS[:STATE]"),
+        (("--url", "https://a.b/", "-t", "5:maybe"), "-t '5:maybe' is not SECONDS[:STATE]"),
+        (("--url", "https://a.b/", "--timeout-result", "4"), "--timeout-result '4' is not"),
+        (("--url", "https://a.b/", "-t", "5:ok", "--timeout-result", "2"), "not both"),
         (("--url", "ftp://a.b/"), "--url 'ftp://a.b/': scheme 'ftp' is not http or https"),
         (("--url", "notaurl"), "--url 'notaurl' is not a URL: give https://host/path"),
         (("--url", "https://a.b/", "--server-address", "a.b.c"), "is not an IP address"),

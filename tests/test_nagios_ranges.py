@@ -1,12 +1,15 @@
-"""The Monitoring Plugins range grammar, exhaustively (nagiosplugin tests it so too)."""
+"""The Monitoring Plugins range grammar, exhaustively (nagiosplugin tests it so too), and
+the plugin timeout's ``-t SECONDS[:STATE]`` and ``--timeout-result STATE``."""
 
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
-from exporter.nagios.ranges import parse_range
+from exporter.evaluate.outcome import Status
+from exporter.nagios.ranges import parse_range, parse_state, parse_timeout
 
 # (range, value, alerts?) straight from the guidelines' table, plus the edges.
 CASES = [
@@ -80,3 +83,60 @@ def test_bare_number_means_minimum_days(text, value, alerts) -> None:
 def test_bad_ranges(text: str) -> None:
     with pytest.raises(ValueError, match=r"range|greater"):
         parse_range(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "result", "seconds", "state"),
+    [
+        ("60", None, 60, Status.UNKNOWN),  # the plugin's own timeout: UNKNOWN by default
+        ("2.5", None, 2.5, Status.UNKNOWN),
+        ("10:critical", None, 10, Status.CRITICAL),  # nagios-plugins' -t INTEGER:STATE
+        ("10:CRITICAL", None, 10, Status.CRITICAL),
+        ("10:1", None, 10, Status.WARNING),
+        ("10:0", None, 10, Status.OK),
+        ("10:Unknown", None, 10, Status.UNKNOWN),
+        ("10", "critical", 10, Status.CRITICAL),  # monitoring-plugins' --timeout-result
+        ("10", "2", 10, Status.CRITICAL),
+        (" 10 ", " warning ", 10, Status.WARNING),
+    ],
+)
+def test_timeouts(text: str, result: str | None, seconds: float, state: Status) -> None:
+    assert parse_timeout(text, result) == (seconds, state)
+
+
+@pytest.mark.parametrize(
+    ("text", "result", "message"),
+    [
+        ("", None, "is not SECONDS[:STATE]"),
+        ("soon", None, "is not SECONDS[:STATE]"),
+        ("10:", None, "is not SECONDS[:STATE]"),
+        ("10:maybe", None, "is not SECONDS[:STATE]"),
+        ("10:4", None, "is not SECONDS[:STATE]"),
+        (":critical", None, "is not SECONDS[:STATE]"),
+        ("nan", None, "is not SECONDS[:STATE]"),
+        ("inf", None, "is not SECONDS[:STATE]"),
+        ("10:critical:x", None, "is not SECONDS[:STATE]"),
+        ("0", None, "must be more than 0"),
+        ("-1:ok", None, "must be more than 0"),
+        ("10", "4", "--timeout-result '4' is not a state"),
+        ("10", "", "--timeout-result '' is not a state"),
+        ("10:ok", "critical", "not both"),
+    ],
+)
+def test_bad_timeouts(text: str, result: str | None, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_timeout(text, result)
+
+
+@pytest.mark.parametrize(
+    ("texts", "state"),
+    [
+        (("ok", "OK", "0"), Status.OK),
+        (("warning", "Warning", "1"), Status.WARNING),
+        (("critical", "CRITICAL", "2"), Status.CRITICAL),
+        (("unknown", "UNKNOWN", "3"), Status.UNKNOWN),
+    ],
+)
+def test_every_state_by_name_or_exit_code(texts: tuple[str, ...], state: Status) -> None:
+    assert {parse_state(text) for text in texts} == {state}
+    assert str(state.exit_code) in texts

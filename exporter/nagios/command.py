@@ -1,7 +1,14 @@
 """``exchange-cert-exporter check``: argument handling, the global timeout, and exit
 codes per the Monitoring Plugins guidelines: 0 OK, 1 WARNING, 2 CRITICAL,
 3 UNKNOWN, and UNKNOWN (one line, no traceback) for bad arguments, a bad config,
-nothing to check, or the global timeout. Those lines quote what they were given
+nothing to check, or the global timeout.
+
+The global timeout (``-t``) is the plugin's own: when it ends a run, nothing was
+learned about the servers, so it is UNKNOWN (nagiosplugin's and Icinga's practice)
+unless ``-t SECONDS:STATE`` or ``--timeout-result`` asks for another state. It never
+shortens ``probe.timeout``: a server that does not answer within that is CRITICAL
+(``timeout``), found by the probe when ``-t`` leaves room for it, and the plugin's
+message says when it did not. Those lines quote what they were given
 (a URL, a config value, a server name from the directory, an exception's text), so
 they pass ``nagios_safe`` like the check's own output; the config's notices on
 stderr pass ``terminal_safe``.
@@ -19,13 +26,13 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from exporter.config import Config, ConfigError, load_config, load_config_mapping, parse_host_port
+from exporter.evaluate.outcome import Status
 from exporter.model import Component, Endpoint, parse_url
 from exporter.nagios.check import PREFIX, auth_ranges, evaluate_check, render_check
-from exporter.nagios.ranges import Range, parse_range
+from exporter.nagios.ranges import Range, parse_range, parse_timeout
 from exporter.pipeline import run_cycle
 from exporter.textsafe import nagios_safe, terminal_safe
 
-UNKNOWN = 3
 COMPONENT_BY_PATH = [
     ("/autodiscover", Component.AUTODISCOVER),
     ("/ews", Component.EWS),
@@ -98,10 +105,16 @@ def build_check_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-t",
         "--timeout",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="give up with UNKNOWN after this long (default 60)",
+        default="60",
+        metavar="SECONDS[:STATE]",
+        help="the plugin's own timeout: end the run after this long with UNKNOWN, or STATE "
+        "(ok, warning, critical, unknown or 0-3); default 60. probe.timeout (10s with --url) "
+        "is not shortened to fit",
+    )
+    parser.add_argument(
+        "--timeout-result",
+        metavar="STATE",
+        help="the state when -t ends the run (as -t SECONDS:STATE); default unknown",
     )
     parser.add_argument(
         "-v",
@@ -186,10 +199,6 @@ def _ad_hoc_config(args: argparse.Namespace) -> Config:
     data: dict[str, Any] = {
         "servers": [server],
         "trust": {"ca_files": args.ca_file, "system": True},
-        "probe": {
-            "timeout": f"{max(1.0, args.timeout - 5):g}s",
-            "interval": f"{max(60.0, args.timeout * 2):g}s",
-        },
     }
     if args.dns_server:
         try:
@@ -204,9 +213,19 @@ def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
     raise _Timeout
 
 
-def _unknown(message: str) -> int:
-    sys.stdout.write(f"{PREFIX} UNKNOWN - {nagios_safe(message)}\n")
-    return UNKNOWN
+def _unknown(message: str, state: Status = Status.UNKNOWN) -> int:
+    sys.stdout.write(f"{PREFIX} {state.value.upper()} - {nagios_safe(message)}\n")
+    return state.exit_code
+
+
+def _timed_out(seconds: float, probe_timeout: float | None) -> str:
+    message = f"plugin timeout: the check did not end within -t {seconds:g}s"
+    if probe_timeout is not None and probe_timeout >= seconds:
+        message += (
+            "; a server that never answers is reported only when -t is longer than "
+            f"probe.timeout ({probe_timeout:g}s)"
+        )
+    return message
 
 
 def _matched_nothing(servers: list[str], components: list[str], known: dict[str, set[str]]) -> str:
@@ -224,16 +243,17 @@ def run_check(argv: Sequence[str]) -> int:
         args = build_check_parser().parse_args(argv)
         if bool(args.config_file) == bool(args.url):
             raise CheckUsageError("give --config.file or --url (one of them)")
-        if args.timeout <= 0:
-            raise CheckUsageError("--timeout must be more than 0")
+        seconds, on_timeout = parse_timeout(args.timeout, args.timeout_result)
         warning: Range = parse_range(args.warning, bare_means_minimum=True)
         critical: Range = parse_range(args.critical, bare_means_minimum=True)
     except (CheckUsageError, ValueError) as exc:
         return _unknown(f"bad arguments: {exc} (see exchange-cert-exporter check --help)")
+    probe_timeout: float | None = None
     signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, args.timeout)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         config = load_config(args.config_file) if args.config_file else _ad_hoc_config(args)
+        probe_timeout = config.probe.timeout
         for notice in config.notices:  # the plugin's output stays one status line
             print(f"warning: {terminal_safe(notice)}", file=sys.stderr)
         servers = {s.lower() for s in args.server} if args.config_file else set()
@@ -252,9 +272,9 @@ def run_check(argv: Sequence[str]) -> int:
         if known and not snapshot.endpoints:
             return _unknown(_matched_nothing(args.server, args.component, known))
     except _Timeout:
-        _unknown(f"timed out after {args.timeout:g} seconds")
+        _unknown(_timed_out(seconds, probe_timeout), on_timeout)
         sys.stdout.flush()
-        os._exit(UNKNOWN)  # probe threads may still be finishing; do not wait for them
+        os._exit(on_timeout.exit_code)  # probe threads may still be finishing; do not wait
     except ConfigError as exc:
         lines = exc.lines()
         more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
