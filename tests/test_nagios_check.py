@@ -290,8 +290,7 @@ def test_the_plugin_timeout_is_unknown_and_leaves_the_probe_timeout_alone(hung) 
 
 
 def test_a_config_probe_timeout_longer_than_t_is_kept(hung, write_config, root_file) -> None:
-    _, dns, _ = hung
-    silent = hung[0]
+    silent, dns, _ = hung
     config = lab_config(
         [
             {
