@@ -389,3 +389,23 @@ trust: {{ca_files: ["{root}"], system: false}}
     assert result.returncode == 3
     assert result.stdout.startswith("EXCHANGE-CERT UNKNOWN - no endpoints to check (ldaps://")
     assert "password" not in result.stdout.lower() or "canary" not in result.stdout
+
+
+def test_a_bad_ca_file_names_the_flag() -> None:
+    """The config is made from the flags: the error names --ca-file, not the key."""
+    result = run_exporter(
+        "check",
+        "--url",
+        "https://mail.contoso.com/EWS/Exchange.asmx",
+        "--server-address",
+        "127.0.0.1",
+        "--ca-file",
+        "/nonexistent/root.pem",
+        "--ca-file",
+        "/etc/hostname",
+    )
+    assert result.returncode == 3
+    assert result.stdout == (
+        "EXCHANGE-CERT UNKNOWN - bad arguments: --ca-file: cannot read /nonexistent/root.pem: "
+        "No such file or directory; --ca-file: /etc/hostname holds no PEM certificate\n"
+    )

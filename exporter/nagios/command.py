@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from exporter.config import Config, ConfigError, load_config, load_config_mapping, parse_host_port
+from exporter.config.yamlsource import Problem
 from exporter.evaluate.outcome import Status
 from exporter.model import Component, Endpoint, parse_url
 from exporter.nagios.check import PREFIX, auth_ranges, evaluate_check, render_check
@@ -206,7 +208,21 @@ def _ad_hoc_config(args: argparse.Namespace) -> Config:
         except ValueError as exc:
             raise CheckUsageError(f"--dns-server: {exc}") from None
         data["dns"] = {"nameservers": [args.dns_server]}
-    return load_config_mapping(data, "<command line>")
+    try:
+        return load_config_mapping(data, "<command line>")
+    except ConfigError as exc:
+        # The config was made from the flags: name the flag, not the key it became.
+        raise CheckUsageError("; ".join(_as_flag(p) for p in exc.problems)) from None
+
+
+def _as_flag(problem: Problem) -> str:
+    """``--ca-file: cannot read /x.pem: ...``, not ``trust.ca_files[0]: ...`` (the
+    message names the file); ``--server`` for the server's name."""
+    if re.fullmatch(r"trust\.ca_files\[\d+\]", problem.path):
+        return f"--ca-file: {problem.message}"
+    if problem.path.startswith("servers[0]."):
+        return f"--server: {problem.message}"
+    return f"{problem.path or '(top level)'}: {problem.message}"
 
 
 def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
