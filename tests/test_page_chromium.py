@@ -161,3 +161,201 @@ def test_the_worst_rows_come_first_and_the_page_reloads_itself(
     assert page.locator("#overall").inner_text().strip() == "CRITICAL"
     assert "s ago, took" in page.locator("header p").inner_text()
     page.screenshot(path=str(ARTIFACTS / "landing-page-sorted.png"), full_page=True)
+
+
+# Where a rendered element's text wraps: (up to 12 characters before each line
+# break, up to 12 after), read from the layout (each character's box), not the CSS.
+LINE_BREAKS = """el => {
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  const chars = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    for (let i = 0; i < n.length; i++) {
+      const r = document.createRange();
+      r.setStart(n, i);
+      r.setEnd(n, i + 1);
+      const box = r.getClientRects()[0];
+      if (box) chars.push([n.data[i], box.top]);
+    }
+  }
+  const text = k => chars.slice(Math.max(0, k), Math.max(0, k + 12)).map(c => c[0]).join('');
+  const out = [];
+  for (let i = 1; i < chars.length; i++) {
+    if (chars[i][1] > chars[i - 1][1] + 2) out.push([text(i - 12), text(i)]);
+  }
+  return out;
+}"""
+
+
+def _mid_word(page, selector: str) -> list[tuple[str, str]]:
+    """Line breaks inside a word (not after a space) in every element ``selector`` finds."""
+    return [
+        (before, after)
+        for el in page.locator(selector).all()
+        for before, after in el.evaluate(LINE_BREAKS)
+        if not (before.endswith((" ", "\n")) or after.startswith(" "))
+    ]
+
+
+def _off_boundary(page, selector: str) -> list[tuple[str, str]]:
+    """URL breaks anywhere but after / - _ : or before . ? & # =."""
+    return [
+        (before, after)
+        for el in page.locator(selector).all()
+        for before, after in el.evaluate(LINE_BREAKS)
+        if not (
+            before.endswith(("/", "-", "_", ":")) or after.startswith((".", "?", "&", "#", "="))
+        )
+    ]
+
+
+@pytest.fixture
+def wide_lab(make_tls, make_dns, write_config, root_file, issuing_ca):
+    """EXCH01 shows KB 940726 on four long URLs (so long fixes); EXCH02 presents a
+    certificate that expired three days ago; EXCH03 is healthy."""
+    from tests.conftest import lab_config
+    from tests.pki import DAY, NOW
+
+    mail = make_tls("127.0.3.1", issuing_ca.issue("mail.contoso.com", "autodiscover.contoso.com"))
+    expired = make_tls(
+        "127.0.3.2",
+        issuing_ca.issue(
+            "exch02.contoso.local", not_before=NOW - 400 * DAY, not_after=NOW - 3 * DAY
+        ),
+    )
+    good = make_tls("127.0.3.3", issuing_ca.issue("exch03.contoso.local"))
+    dns = make_dns(
+        {
+            "exch01.contoso.local": ["127.0.3.1"],
+            "mail.contoso.com": ["127.0.3.1"],
+            "exch02.contoso.local": ["127.0.3.2"],
+            "exch03.contoso.local": ["127.0.3.3"],
+        }
+    )
+    base = f"https://exch01.contoso.local:{mail.port}"
+    servers = [
+        {
+            "name": "EXCH01",
+            "fqdn": "exch01.contoso.local",
+            "urls": {
+                "autodiscover": f"{base}/Autodiscover/Autodiscover.xml",
+                "ews": f"{base}/EWS/Exchange.asmx",
+                "oab": f"{base}/OAB",
+                "mapi": f"{base}/mapi",
+            },
+        },
+        {
+            "name": "EXCH02",
+            "fqdn": "exch02.contoso.local",
+            "urls": {"ews": f"https://exch02.contoso.local:{expired.port}/EWS/Exchange.asmx"},
+        },
+        {
+            "name": "EXCH03",
+            "fqdn": "exch03.contoso.local",
+            "urls": {"ews": f"https://exch03.contoso.local:{good.port}/EWS/Exchange.asmx"},
+        },
+    ]
+    return write_config(lab_config(servers, dns, [root_file]))
+
+
+@pytest.mark.parametrize("width", [800, 1920])
+def test_the_page_reads_at_800_and_1920_pixels(
+    wide_lab, start_exporter, browser_page, width: int
+) -> None:
+    """Issue #26 items 2 and 3: at either width nothing is cut off (Status, Copy),
+    commands wrap only at spaces, URLs only at their boundaries, every heading says
+    what it checks, the legend says what the marks mean, and an expired
+    certificate's days are red."""
+    exporter = start_exporter(wide_lab)
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(exporter.base + "/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    wrap = page.locator(".table-wrap")
+    assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")  # no scrolling needed
+    statuses = page.locator("#endpoints tr[id^=ep-] td.status")
+    assert statuses.count() == 6
+    for status in statuses.all():
+        box = status.bounding_box()
+        assert box is not None
+        assert box["width"] > 40
+        assert box["x"] + box["width"] <= width
+    buttons = page.locator("button.copy")
+    assert buttons.count() >= 5
+    for button in buttons.all():
+        box = button.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= width
+    # Commands: at least one wraps at this width (so the check below says something),
+    # and none inside a word (the old page broke Serve|r and Se|t-AuthConfig).
+    pres = page.locator("pre")
+    assert any(pre.evaluate(LINE_BREAKS) for pre in pres.all()) or width == 1920
+    assert _mid_word(page, "pre") == []
+    assert _off_boundary(page, "#endpoints td.url") == []
+    # Each URL keeps whole words on a line: never a character or two at a time.
+    for url in page.locator("#endpoints td.url").all():
+        lines = url.evaluate(LINE_BREAKS)
+        assert len(lines) <= 3, lines
+    # Every heading has a tooltip; the legend names the three marks.
+    headings = page.locator("#endpoints th")
+    assert headings.count() == 11
+    for th in headings.all():
+        assert (th.get_attribute("title") or "").strip()
+    assert "CRL or OCSP" in (
+        page.locator("th", has_text="Not revoked").get_attribute("title") or ""
+    )
+    legend = page.locator("#legend")
+    assert legend.is_visible()
+    for mark in ("\u2714 OK", "\u2718 FAIL", "\u2013 not judged"):
+        assert mark in legend.inner_text()
+    not_judged = page.locator("#ep-0 td.check").nth(5)  # Not revoked: no CRL or OCSP named
+    assert (not_judged.get_attribute("title") or "").startswith("not judged")
+    # Issue #26 item 2: an expired certificate's days are critical, not OK.
+    expired = page.locator("#endpoints tr[id^=ep-]", has_text="EXCH02")
+    days = expired.locator("td.days")
+    assert days.inner_text() == "-3"
+    assert "days-critical" in (days.get_attribute("class") or "")
+    assert days.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(179, 38, 30)"
+    healthy = page.locator("#endpoints tr[id^=ep-]", has_text="EXCH03").locator("td.days")
+    assert "days-ok" in (healthy.get_attribute("class") or "")  # control
+    secondary = page.locator("th", has_text="Whole chain").bounding_box()
+    assert secondary is not None
+    if width == 800:
+        # The two secondary columns give way; the legend says so.
+        assert secondary["width"] == 0
+        assert page.get_by_text("Whole chain and Not revoked are hidden").is_visible()
+        # Copying a wrapped command copies it whole, as one line.
+        pre = page.locator("pre", has_text="-AutodiscoverServiceInternalUri")
+        assert pre.evaluate(LINE_BREAKS)
+        page.locator(f"button[data-target='{pre.get_attribute('id')}']").click()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == pre.evaluate("e => e.textContent")
+        assert copied.startswith("Set-ClientAccess")
+        assert " -AutodiscoverServiceInternalUri 'https://mail.contoso.com:" in copied
+        assert "\n" not in copied
+    else:
+        assert secondary["width"] > 40
+        assert not page.get_by_text("Whole chain and Not revoked are hidden").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"landing-page-{width}.png"), full_page=True)
+    if width == 800:
+        # Without the page's script a command stays on one line and scrolls: still
+        # no break inside a word, and the Copy buttons stay in the window.
+        bare = page.context.browser.new_context(
+            java_script_enabled=False, viewport={"width": width, "height": 900}
+        )
+        try:
+            plain = bare.new_page()
+            plain.goto(exporter.base + "/")
+            assert _mid_word(plain, "pre") == []
+            long = plain.locator("pre", has_text="-AutodiscoverServiceInternalUri")
+            assert long.evaluate("e => e.scrollWidth > e.clientWidth")
+            for button in plain.locator("button.copy").all():
+                box = button.bounding_box()
+                assert box is not None
+                assert box["x"] + box["width"] <= width
+        finally:
+            bare.close()
+        # Negative control: the old rules (break-all, no word spans) are caught.
+        page.add_style_tag(content="pre .w{white-space:normal}pre{word-break:break-all}")
+        assert _mid_word(page, "pre") != []

@@ -11,48 +11,16 @@ the directory or the config is escaped.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from html import escape
 
 from exporter import __version__
 from exporter.evaluate.checks import iso
-from exporter.evaluate.outcome import Check
+from exporter.evaluate.outcome import Check, Outcome
 from exporter.render.namespaces import namespaces
+from exporter.render.pagestyle import CSS as _CSS
+from exporter.render.pagestyle import JS as _JS
 from exporter.snapshot import EndpointReport, Snapshot
-
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2329;background:#f5f6f8}
-header{background:#1f3b5a;color:#fff;padding:14px 24px}header h1{margin:0;font-size:20px}
-header p{margin:4px 0 0;opacity:.85}main{padding:16px 24px}a{color:#1f5fa8}
-.summary span{display:inline-block;margin-right:14px;font-weight:600}
-table{border-collapse:collapse;width:100%;background:#fff;margin:12px 0}
-th,td{padding:6px 8px;border-bottom:1px solid #e1e4e8;text-align:left;vertical-align:top}
-th{background:#eef1f4;font-weight:600}td.url{font-family:ui-monospace,Consolas,monospace;font-size:12px;word-break:break-all}
-.ok{color:#17703a}.fail{color:#b3261e;font-weight:700}.na{color:#888}
-tr.status-critical td.status,.s-critical{color:#fff;background:#b3261e}
-tr.status-warning td.status,.s-warning{background:#f2c037}
-tr.status-unknown td.status,.s-unknown{color:#fff;background:#6b4fa1}
-tr.status-ok td.status,.s-ok{color:#fff;background:#17703a}
-td.days-critical{color:#fff;background:#b3261e;font-weight:700}td.days-warning{background:#f2c037;font-weight:700}
-td.status{font-weight:700;text-transform:uppercase;text-align:center}
-tr.details td{background:#fbfbfc;border-bottom:2px solid #d0d5db}
-.reason{margin:2px 0}.fix{display:flex;gap:8px;align-items:flex-start;margin:6px 0}
-pre{margin:0;padding:6px 8px;background:#20262e;color:#e8eaed;white-space:pre-wrap;word-break:break-all;flex:1;font-size:12px}
-button.copy{cursor:pointer;padding:4px 10px;border:1px solid #1f5fa8;background:#fff;color:#1f5fa8;border-radius:3px}
-.advice{margin:6px 0;padding:6px 8px;background:#fff7e0;border-left:3px solid #f2c037}
-.cert{margin:6px 0 0;color:#555;font-size:12px}
-.server{display:inline-block;min-width:6em;font-weight:700;color:#1f3b5a}
-tr.namespace td{background:#e4e9ef;border-top:2px solid #b9c3ce;font-size:13px}
-footer{padding:8px 24px 24px;color:#666}
-"""
-
-_JS = """
-document.querySelectorAll('button.copy').forEach(function(b){b.addEventListener('click',function(){
- var t=document.getElementById(b.dataset.target).textContent;
- function done(){b.textContent='Copied';setTimeout(function(){b.textContent='Copy';},2000);}
- if(navigator.clipboard&&window.isSecureContext){navigator.clipboard.writeText(t).then(done);}
- else{var a=document.createElement('textarea');a.value=t;document.body.appendChild(a);a.select();
- document.execCommand('copy');a.remove();done();}});});
-"""
 
 _MARK = {
     True: ('<span class="ok">&#10004; OK</span>'),
@@ -60,36 +28,113 @@ _MARK = {
     None: '<span class="na">&ndash;</span>',
 }
 
+# The table's columns: heading, class and what the column means (the heading's
+# tooltip). The class sizes the column (the table's layout is fixed, so no cell can
+# push Status and the Copy buttons out of the window) and, for ``c-secondary``,
+# hides it below 1000 px: a false chain_complete or not_revoked, or revocation that
+# could not be checked, is always also a reason under the row and in Status.
+_COLUMNS = (
+    ("Server", "c-server", "The Exchange server, probed on its own address"),
+    ("Component", "c-component", "The virtual directory or service the URL is for"),
+    ("Internal URL", "c-url", "The URL domain-joined clients are given"),
+    (
+        "Name",
+        "c-check",
+        "Outlook's name check: the certificate names the URL's host (KB 940726). "
+        "\u2013 for the back end and the Auth certificate: self-signed by design",
+    ),
+    (
+        "Issuer",
+        "c-check",
+        "The chain builds to a trusted root as Windows' chain engine builds it",
+    ),
+    ("Date", "c-check", "Now lies within the certificate's validity"),
+    (
+        "DNS",
+        "c-check",
+        "The URL's host resolves in internal DNS to this server. "
+        "\u2013 when the internal DNS did not answer or the server's address is unknown",
+    ),
+    (
+        "Whole chain",
+        "c-check c-secondary",
+        "The server sends every intermediate: FAIL when Windows had to fetch one over AIA "
+        "(Outlook is fine, phones are not). \u2013 when no chain was built",
+    ),
+    (
+        "Not revoked",
+        "c-check c-revoked c-secondary",
+        "No certificate of the chain is revoked (OCSP, then CRL). \u2013 when none names a "
+        "CRL or OCSP responder, revocation checking is off, or no answer could be had",
+    ),
+    (
+        "Days left",
+        "c-days",
+        "Days to the certificate's expiry: red when expired or inside "
+        "thresholds.expiry_critical, amber inside thresholds.expiry_warning",
+    ),
+    ("Status", "c-status", "The worst of the checks, the expiry and the advisories"),
+)
+_CHECK_COLUMNS = (
+    (Check.NAME_MATCH, "check"),
+    (Check.ISSUER_TRUSTED, "check"),
+    (Check.DATE_VALID, "check"),
+    (Check.DNS_MATCH, "check"),
+    (Check.CHAIN_COMPLETE, "check c-secondary"),
+    (Check.NOT_REVOKED, "check c-secondary"),
+)
+
+_LEGEND = (
+    '<p class="legend" id="legend"><span class="ok">&#10004; OK</span> passes &middot; '
+    '<span class="fail">&#10008; FAIL</span> fails: the reason is under the row &middot; '
+    '<span class="na">&ndash;</span> not judged: nothing to check there (no certificate, no '
+    "CRL or OCSP responder named, no DNS answer) &middot; Days left: red when expired or "
+    "inside the critical threshold, amber inside the warning one. Point at a heading or a "
+    'mark for what it means.<span class="narrow"> At this width Whole chain and Not revoked '
+    "are hidden: their failures still show under the row and in Status.</span></p>"
+)
+
+# Where a URL may break across lines: after a / (not inside ://), before . ? & # =,
+# after - _ :, so a narrow column never splits a URL a character at a time.
+_URL_BREAK = re.compile(r"(?<=/)(?!/)|(?=[.?&#=])|(?<=[-_:])(?!/)")
+
+
+def _breakable(text: str) -> str:
+    """``text`` escaped, with a ``<wbr>`` at each of _URL_BREAK's places."""
+    return "<wbr>".join(escape(part) for part in _URL_BREAK.split(text))
+
+
+def _mark(outcome: Outcome, classes: str) -> str:
+    """One check's cell; its tooltip says why it failed or was not judged."""
+    why = outcome.message or (outcome.reason.value if outcome.reason else "")
+    title = {True: "OK", False: f"FAIL: {why}", None: "not judged" + (f": {why}" if why else "")}
+    return f'<td class="{classes}" title="{escape(title[outcome.ok])}">{_MARK[outcome.ok]}</td>'
+
 
 def _days(report: EndpointReport) -> str:
-    """The days-left cell, coloured by the expiry judgement (the thresholds' verdict)."""
+    """The days-left cell, coloured by the expiry judgement (the thresholds' verdict);
+    an expired certificate (zero days or fewer) is critical whatever that says: the
+    expiry judgement leaves an expired leaf to date_valid."""
     verdict = report.verdict
     days = verdict.days_left
-    if days is None:
+    if days is None or verdict.not_after is None:
         return '<td class="days"><span class="na">&ndash;</span></td>'
-    return f'<td class="days days-{verdict.expiry_status.value}">{days:.0f}</td>'
+    shown = f"{days:.0f}"
+    shown = "0" if shown == "-0" else shown
+    level = "critical" if days <= 0 or shown == "0" else verdict.expiry_status.value
+    title = f"{'expired' if days <= 0 else 'expires'} {iso(verdict.not_after)}"
+    return f'<td class="days days-{level}" title="{title}">{shown}</td>'
 
 
 def _row(report: EndpointReport, index: int) -> str:
     verdict = report.verdict
     endpoint = verdict.probe.endpoint
-    checks = verdict.checks
-    cells = [
-        escape(endpoint.server.name),
-        escape(endpoint.component.value),
-        f'<td class="url">{escape(endpoint.url)}</td>',
-        _MARK[checks[Check.NAME_MATCH].ok],
-        _MARK[checks[Check.ISSUER_TRUSTED].ok],
-        _MARK[checks[Check.DATE_VALID].ok],
-        _MARK[checks[Check.DNS_MATCH].ok],
-        _MARK[checks[Check.CHAIN_COMPLETE].ok],
-        _MARK[checks[Check.NOT_REVOKED].ok],
-        _days(report),
-    ]
-    tds = "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in cells)
+    marks = "".join(_mark(verdict.checks[check], classes) for check, classes in _CHECK_COLUMNS)
     status = verdict.status.value
     row = (
-        f'<tr class="status-{status}" id="ep-{index}">{tds}'
+        f'<tr class="status-{status}" id="ep-{index}"><td>{escape(endpoint.server.name)}</td>'
+        f"<td>{_breakable(endpoint.component.value)}</td>"
+        f'<td class="url">{_breakable(endpoint.url)}</td>{marks}{_days(report)}'
         f'<td class="status">{escape(status)}</td></tr>'
     )
     return row + _details(report)
@@ -149,13 +194,21 @@ def _dns_banner(snapshot: Snapshot) -> str:
     return f'<p class="s-warning" id="dns-failing">DNS FAILING: {escape(snapshot.dns.message)}</p>'
 
 
-def render_page(snapshot: Snapshot | None, now: dt.datetime, refresh: float | None = None) -> str:
+def _heading(name: str, classes: str, meaning: str) -> str:
+    return f'<th class="{classes}" title="{escape(meaning)}"><span>{escape(name)}</span></th>'
+
+
+def render_page(
+    snapshot: Snapshot | None,
+    now: dt.datetime,
+    refresh: float | None = None,
+) -> str:
     """``refresh``: seconds after which the browser reloads the page (the probe
     interval, so each load shows a new refresh); None for a page that stays."""
-    reload = f'<meta http-equiv="refresh" content="{max(5, round(refresh))}">' if refresh else ""
+    meta = f'<meta http-equiv="refresh" content="{max(5, round(refresh))}">' if refresh else ""
     head = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1">{reload}'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">{meta}'
         f"<title>Exchange internal URL certificates</title><style>{_CSS}</style></head><body>"
     )
     links = '<a href="/metrics">Metrics</a> &middot; <a href="/api/v1/status">Status JSON</a>'
@@ -186,11 +239,10 @@ def render_page(snapshot: Snapshot | None, now: dt.datetime, refresh: float | No
             index += 1
         rows.append(group.fixes(k))
     rows_html = "".join(rows)
+    headings = "".join(_heading(*column) for column in _COLUMNS)
     table = (
-        '<table id="endpoints"><tr><th>Server</th><th>Component</th><th>Internal URL</th>'
-        "<th>Name</th><th>Issuer</th><th>Date</th><th>DNS</th><th>Whole chain</th>"
-        "<th>Not revoked</th><th>Days left</th>"
-        f"<th>Status</th></tr>{rows_html}</table>"
+        f'{_LEGEND}<div class="table-wrap"><table id="endpoints"><tr>{headings}</tr>'
+        f"{rows_html}</table></div>"
     )
     return (
         f"{head}<header><h1>Exchange internal URL certificates</h1>"
