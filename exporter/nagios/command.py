@@ -17,39 +17,21 @@ stderr pass ``terminal_safe``.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
-import re
 import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from exporter.config import Config, ConfigError, load_config, load_config_mapping, parse_host_port
-from exporter.config.yamlsource import Problem
+from exporter.config import ConfigError, load_config
 from exporter.evaluate.outcome import Status
-from exporter.model import Component, Endpoint, parse_url
+from exporter.model import Component, Endpoint
+from exporter.nagios.adhoc import CheckUsageError, ad_hoc_config
 from exporter.nagios.check import PREFIX, auth_ranges, evaluate_check, render_check
 from exporter.nagios.ranges import Range, parse_range, parse_timeout
 from exporter.pipeline import run_cycle
 from exporter.textsafe import nagios_safe, terminal_safe
-
-COMPONENT_BY_PATH = [
-    ("/autodiscover", Component.AUTODISCOVER),
-    ("/ews", Component.EWS),
-    ("/oab", Component.OAB),
-    ("/unifiedmessaging", Component.UM),
-    ("/owa", Component.OWA),
-    ("/ecp", Component.ECP),
-    ("/microsoft-server-activesync", Component.EAS),
-    ("/mapi", Component.MAPI),
-    ("/rpc", Component.OUTLOOK_ANYWHERE),
-]
-
-
-class CheckUsageError(Exception):
-    pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -146,85 +128,6 @@ def build_check_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_BY_SCHEME = {
-    "smtp": Component.SMTP,
-    "smtps": Component.SMTP,
-    "imap": Component.IMAP,
-    "imaps": Component.IMAP,
-    "pop3": Component.POP,
-    "pop3s": Component.POP,
-}
-
-
-def _component_of(url: str, asked: list[str]) -> Component:
-    """The component a --url is: by scheme for the mail protocols (``--component
-    smtp_submission`` for 587), the auth metadata by its path, else by the path's
-    virtual directory, else ``--component``, else EWS."""
-    scheme, _, rest = url.partition("://")
-    explicit = Component(asked[0]) if asked else None
-    by_scheme = _BY_SCHEME.get(scheme.lower())
-    if by_scheme is not None:
-        return explicit if explicit is Component.SMTP_SUBMISSION else by_scheme
-    path = "/" + rest.partition("/")[2].lower()
-    if path.startswith("/autodiscover/metadata/json"):
-        return Component.AUTH_CERTIFICATE
-    return next(
-        (c for prefix, c in COMPONENT_BY_PATH if path.startswith(prefix)),
-        explicit or Component.EWS,
-    )
-
-
-def _ad_hoc_config(args: argparse.Namespace) -> Config:
-    # A config's outlook_anywhere may be a bare host name; a URL to check may not.
-    if "://" not in args.url:
-        raise CheckUsageError(
-            f"--url {args.url!r} is not a URL: give https://host/path, "
-            "e.g. https://mail.contoso.com/EWS/Exchange.asmx"
-        )
-    component = _component_of(args.url, args.component)
-    try:
-        target = parse_url(args.url, component)
-    except ValueError as exc:
-        raise CheckUsageError(f"--url {args.url!r}: {exc}") from None
-    server: dict[str, Any] = {
-        "name": args.server[0] if args.server else target.host.split(".")[0].upper(),
-        "fqdn": target.host,
-        "urls": {component.value: args.url},
-    }
-    if args.server_address:
-        try:
-            server["addresses"] = [str(ipaddress.ip_address(args.server_address))]
-        except ValueError:
-            raise CheckUsageError(
-                f"--server-address {args.server_address!r} is not an IP address"
-            ) from None
-    data: dict[str, Any] = {
-        "servers": [server],
-        "trust": {"ca_files": args.ca_file, "system": True},
-    }
-    if args.dns_server:
-        try:
-            parse_host_port(args.dns_server, 53)
-        except ValueError as exc:
-            raise CheckUsageError(f"--dns-server: {exc}") from None
-        data["dns"] = {"nameservers": [args.dns_server]}
-    try:
-        return load_config_mapping(data, "<command line>")
-    except ConfigError as exc:
-        # The config was made from the flags: name the flag, not the key it became.
-        raise CheckUsageError("; ".join(_as_flag(p) for p in exc.problems)) from None
-
-
-def _as_flag(problem: Problem) -> str:
-    """``--ca-file: cannot read /x.pem: ...``, not ``trust.ca_files[0]: ...`` (the
-    message names the file); ``--server`` for the server's name."""
-    if re.fullmatch(r"trust\.ca_files\[\d+\]", problem.path):
-        return f"--ca-file: {problem.message}"
-    if problem.path.startswith("servers[0]."):
-        return f"--server: {problem.message}"
-    return f"{problem.path or '(top level)'}: {problem.message}"
-
-
 def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
     raise _Timeout
 
@@ -268,7 +171,7 @@ def run_check(argv: Sequence[str]) -> int:
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        config = load_config(args.config_file) if args.config_file else _ad_hoc_config(args)
+        config = load_config(args.config_file) if args.config_file else ad_hoc_config(args)
         probe_timeout = config.probe.timeout
         for notice in config.notices:  # the plugin's output stays one status line
             print(f"warning: {terminal_safe(notice)}", file=sys.stderr)
