@@ -3,6 +3,7 @@ A screenshot is saved to test-artifacts/ for humans to look at."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,10 @@ def test_page_before_the_first_refresh(
                 page.wait_for_timeout(100)
         assert page.get_by_text("The first refresh is still running.").is_visible()
         assert exporter.get("/-/ready")[0] == 503
+        code, body, _ = exporter.get("/api/v1/status")
+        assert code == 503
+        assert json.loads(body)["status"] == "starting"
+        assert json.loads(body)["reload"]["ok"] is True
     finally:
         silent.close()
 
@@ -359,3 +364,29 @@ def test_the_page_reads_at_800_and_1920_pixels(
         # Negative control: the old rules (break-all, no word spans) are caught.
         page.add_style_tag(content="pre .w{white-space:normal}pre{word-break:break-all}")
         assert _mid_word(page, "pre") != []
+
+
+def test_a_failed_reload_is_a_banner_at_the_top(kb_lab, start_exporter, browser_page) -> None:
+    """Issue #26 item 4: above everything, in red, with file:line: key per problem."""
+    path, _, _ = kb_lab
+    exporter = start_exporter(path)
+    page = browser_page
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.goto(exporter.base + "/")
+    assert page.locator("#reload-failed").count() == 0  # control
+    path.write_text(path.read_text() + "probe: {intervall: 1m}\n")
+    assert exporter.get("/-/reload", method="POST")[0] == 500
+    page.reload()
+    banner = page.locator("#reload-failed")
+    assert banner.is_visible()
+    assert banner.inner_text().startswith("CONFIG RELOAD FAILED since ")
+    assert "probe: key appears twice" in banner.inner_text()
+    assert f"{path}:" in banner.inner_text()
+    assert banner.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(179, 38, 30)"
+    box, table = banner.bounding_box(), page.locator("#endpoints").bounding_box()
+    assert box is not None
+    assert table is not None
+    assert box["y"] < table["y"]
+    assert box["x"] + box["width"] <= 800
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "landing-page-reload-failed.png"), full_page=True)

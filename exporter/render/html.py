@@ -15,6 +15,7 @@ import re
 from html import escape
 
 from exporter import __version__
+from exporter.config.reloadstatus import ReloadStatus
 from exporter.evaluate.checks import iso
 from exporter.evaluate.outcome import Check, Outcome
 from exporter.render.namespaces import namespaces
@@ -194,6 +195,24 @@ def _dns_banner(snapshot: Snapshot) -> str:
     return f'<p class="s-warning" id="dns-failing">DNS FAILING: {escape(snapshot.dns.message)}</p>'
 
 
+def _reload_banner(reload: ReloadStatus | None) -> str:
+    """A failed config reload, at the top of the page until a reload succeeds: the
+    exporter keeps the last good config, so an edit may look applied and is not."""
+    if reload is None or reload.ok or reload.failing_since is None:
+        return ""
+    lines = reload.lines()
+    items = "".join(f"<li><code>{escape(line)}</code></li>" for line in lines[:50])
+    tried = f" (last tried {iso(reload.last_attempt)})" if reload.last_attempt else ""
+    count = f"{len(lines)} problem{'s' if len(lines) != 1 else ''}"
+    return (
+        '<div class="banner" id="reload-failed" role="alert"><b>CONFIG RELOAD FAILED</b> '
+        f"since {iso(reload.failing_since)}{tried}: {escape(reload.file)} has {count} and "
+        f"was not loaded; the config loaded at {iso(reload.loaded_at)} stays in force. "
+        "Fix the file and reload again."
+        f"<ul>{items}</ul></div>"
+    )
+
+
 def _heading(name: str, classes: str, meaning: str) -> str:
     return f'<th class="{classes}" title="{escape(meaning)}"><span>{escape(name)}</span></th>'
 
@@ -202,9 +221,11 @@ def render_page(
     snapshot: Snapshot | None,
     now: dt.datetime,
     refresh: float | None = None,
+    reload: ReloadStatus | None = None,
 ) -> str:
     """``refresh``: seconds after which the browser reloads the page (the probe
-    interval, so each load shows a new refresh); None for a page that stays."""
+    interval, so each load shows a new refresh); None for a page that stays.
+    ``reload``: serve's reload status, a banner while the last reload failed."""
     meta = f'<meta http-equiv="refresh" content="{max(5, round(refresh))}">' if refresh else ""
     head = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -216,7 +237,7 @@ def render_page(
         return (
             f"{head}<header><h1>Exchange internal URL certificates</h1>"
             "<p>The first refresh is still running.</p></header>"
-            f"<main><p>{links}</p></main></body></html>"
+            f"<main>{_reload_banner(reload)}<p>{links}</p></main></body></html>"
         )
     age = (now - snapshot.started_at).total_seconds()
     counts = snapshot.counts
@@ -248,7 +269,7 @@ def render_page(
         f"{head}<header><h1>Exchange internal URL certificates</h1>"
         f"<p>What domain-joined Outlook clients meet on each internal URL (KB 940726). "
         f"Last refresh {escape(iso(snapshot.started_at))} ({age:.0f}s ago, took "
-        f"{snapshot.duration:.1f}s).</p></header><main>"
+        f"{snapshot.duration:.1f}s).</p></header><main>{_reload_banner(reload)}"
         f'<p class="summary">{summary}</p>{_dns_banner(snapshot)}'
         f"{table}"
         f"{_discovery(snapshot)}<p>{links}</p></main>"

@@ -51,6 +51,8 @@ color:#1f5fa8;border-radius:3px}
 .server{flex:none;display:inline-block;min-width:6em;font-weight:700;color:#1f3b5a}
 tr.namespace td{background:#e4e9ef;border-top:2px solid #b9c3ce;font-size:13px;
 overflow-wrap:break-word}
+.banner{margin:0 0 12px;padding:8px 12px;color:#fff;background:#b3261e}
+.banner ul{margin:6px 0 0;padding-left:20px}.banner code{font-size:12px;overflow-wrap:anywhere}
 footer{padding:8px 24px 24px;color:#666}
 @media (max-width:1199px){
 main{padding:12px}header{padding:12px}#endpoints{font-size:13px}

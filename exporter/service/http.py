@@ -23,7 +23,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from exporter.render.html import render_page
-from exporter.render.json import snapshot_json
+from exporter.render.json import reload_json, snapshot_json
 from exporter.service.collector import ExporterCollector, ExporterState, Exposition
 from exporter.service.connections import Connection, ConnectionLimits, ConnectionServer
 from exporter.service.refresher import Refresher
@@ -194,7 +194,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._metrics()
         elif path == "/":
             now = dt.datetime.now(dt.UTC)
-            page = render_page(refresher.snapshot, now, refresher.config.probe.interval)
+            page = render_page(
+                refresher.snapshot, now, refresher.config.probe.interval, refresher.reload_status
+            )
             self._send(
                 200,
                 page.encode(),
@@ -205,11 +207,12 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         elif path == "/api/v1/status":
-            snapshot = refresher.snapshot
+            snapshot, reload = refresher.snapshot, refresher.reload_status
             if snapshot is None:
-                self._send(503, b'{"status": "starting"}\n', "application/json")
+                starting = {"status": "starting", "reload": reload_json(reload)}
+                self._send(503, json.dumps(starting).encode() + b"\n", "application/json")
             else:
-                body = json.dumps(snapshot_json(snapshot), indent=2).encode()
+                body = json.dumps(snapshot_json(snapshot, reload), indent=2).encode()
                 self._send(200, body, "application/json")
         elif path == "/-/healthy":
             self._text(200, "Healthy\n")

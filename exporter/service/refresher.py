@@ -1,17 +1,20 @@
 """The background refresh loop: runs the pipeline every ``probe.interval`` and swaps
 the Snapshot reference; scrapes and page views read whatever is current and never
 wait for a probe. Reloads swap the Config the same way: an invalid new config is
-reported and the old one stays in force.
+reported and the old one stays in force, and its problems and since when are
+kept (``reload_status``) for the page and the status JSON.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
 from collections.abc import Callable
 
 from exporter.config import Config, ConfigError, load_config
+from exporter.config.reloadstatus import ReloadStatus
 from exporter.discovery.sources import Discoverer
 from exporter.evaluate.outcome import Status
 from exporter.pipeline import World, run_cycle
@@ -42,8 +45,7 @@ class Refresher:
         # (None: fine), so a failure is logged once when it starts and once when it ends.
         self._health: dict[str, str | None] = {}
         self._exposition = Exposition()
-        self._reload_ok = True
-        self._reload_success_time: float | None = time.time()
+        self._reload = ReloadStatus(config_path, dt.datetime.now(dt.UTC))
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -66,11 +68,17 @@ class Refresher:
         with self._lock:
             return self._exposition
 
+    @property
+    def reload_status(self) -> ReloadStatus:
+        """The last reload's outcome: what the page's banner and the status JSON show."""
+        with self._lock:
+            return self._reload
+
     def state(self) -> ExporterState:
         with self._lock:
             return ExporterState(
-                self._reload_ok,
-                self._reload_success_time,
+                self._reload.ok,
+                self._reload.loaded_at.timestamp(),
                 self._config.probe.interval,
             )
 
@@ -83,12 +91,13 @@ class Refresher:
         self._thread.join(timeout)
 
     def reload(self) -> tuple[bool, str]:
-        """Load the config file again; keep the old config when the new one is invalid."""
+        """Load the config file again; keep the old config when the new one is invalid.
+        POST /-/reload and SIGHUP both come here, so both show on the page and in JSON."""
         try:
             config = load_config(self.config_path)
         except ConfigError as exc:
             with self._lock:
-                self._reload_ok = False
+                self._reload = self._reload.failed(exc, dt.datetime.now(dt.UTC))
             for line in exc.lines():
                 self._logger.error(
                     "config reload failed, keeping the previous config",
@@ -98,8 +107,7 @@ class Refresher:
         with self._lock:
             self._config = config
             self._discoverer = self._discoverer.with_config(config)
-            self._reload_ok = True
-            self._reload_success_time = time.time()
+            self._reload = self._reload.succeeded(dt.datetime.now(dt.UTC))
         self._logger.info("config reloaded", extra={"fields": {"file": self.config_path}})
         for notice in config.notices:
             self._logger.warning("deprecated config key", extra={"fields": {"notice": notice}})
