@@ -73,7 +73,7 @@ def test_rules_are_valid() -> None:
         [PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 18 rules found" in result.stdout
+    assert "SUCCESS: 19 rules found" in result.stdout
 
 
 def test_every_contract_alert_exists() -> None:
@@ -97,6 +97,7 @@ def test_every_contract_alert_exists() -> None:
         "ExchangeInternalUrlProbeFailing",
         "ExchangeDiscoveryFailing",
         "ExchangeExporterStale",
+        "ExchangeExporterConfigReloadFailed",
     ]
 
 
@@ -644,6 +645,39 @@ def test_exporter_down_is_stale_too(tmp_path: Path) -> None:
             "refresh for more than three intervals: its certificate verdicts are "
             "out of date.",
         },
+    )
+
+
+def test_config_reload_failed(tmp_path: Path) -> None:
+    """Issue #26 item 4: a reload that fails for 10 minutes warns, saying how long
+    the old config has been in force; one fixed within minutes (c) does not."""
+    failing = {"job": "exchange-cert", "instance": "a:9940"}
+    fine = {"job": "exchange-cert", "instance": "b:9940"}
+    fixed = {"job": "exchange-cert", "instance": "c:9940"}
+    loaded = "exchange_exporter_config_last_reload_success_timestamp_seconds"
+    _single(
+        tmp_path,
+        "ExchangeExporterConfigReloadFailed",
+        [
+            # a: loaded at t=0, a reload fails at 11m and nothing fixes it.
+            series("exchange_exporter_config_last_reload_successful", "1x10 0x50", **failing),
+            series(loaded, "0x60", **failing),
+            series("exchange_exporter_config_last_reload_successful", "1x60", **fine),
+            series(loaded, "0x60", **fine),
+            # c: a typo at 11m, fixed and reloaded at 15m.
+            series("exchange_exporter_config_last_reload_successful", "1x10 0x3 1x46", **fixed),
+            series(loaded, "0x14 900x45", **fixed),
+        ],
+        "30m",
+        {**failing, "severity": "warning"},
+        {
+            "summary": "exchange-cert-exporter a:9940 did not load its changed configuration",
+            "description": "The last reload of exchange-cert-exporter at a:9940 (POST /-/reload "
+            "or SIGHUP) failed: it keeps probing with the configuration it loaded 30m 0s ago, "
+            "so the edit is not in force. Each problem's file, line and key are on the "
+            'exporter\'s page and in /api/v1/status ("reload").',
+        },
+        early="20m",
     )
 
 
