@@ -409,3 +409,32 @@ def test_a_bad_ca_file_names_the_flag() -> None:
         "EXCHANGE-CERT UNKNOWN - bad arguments: --ca-file: cannot read /nonexistent/root.pem: "
         "No such file or directory; --ca-file: /etc/hostname holds no PEM certificate\n"
     )
+
+
+def test_a_certificate_only_browsers_refuse_is_critical(
+    make_tls, make_dns, root_file, issuing_ca: CA
+) -> None:
+    """OWA with the name only in the CN: Outlook's checks pass, Edge, Chrome and
+    iPhones refuse it; the check says client_rejects and who refuses it."""
+    tls = make_tls("127.0.7.9", issuing_ca.issue(cn="mail.contoso.com", san=False))
+    dns = make_dns({"mail.contoso.com": ["127.0.7.9"]})
+    args = [
+        "--url", f"https://mail.contoso.com:{tls.port}/owa", "--server-address", "127.0.7.9",
+        "--ca-file", str(root_file), "--dns-server", dns.nameserver,
+    ]  # fmt: skip
+    result = check(*args)
+    assert result.returncode == 2, result.stdout
+    text, _, rest = split(result.stdout)
+    assert text == "EXCHANGE-CERT CRITICAL - 1 of 1 endpoints critical: MAIL owa (client_rejects)"
+    assert any(
+        line.startswith("  clients: iPhones, iPads and Macs (apple) and Edge and Chrome")
+        for line in rest
+    ), rest
+    # Control: the name in the SAN.
+    good_tls = make_tls("127.0.7.10", issuing_ca.issue("mail.contoso.com"))
+    good_dns = make_dns({"mail.contoso.com": ["127.0.7.10"]})
+    good = check(
+        "--url", f"https://mail.contoso.com:{good_tls.port}/owa", "--server-address",
+        "127.0.7.10", "--ca-file", str(root_file), "--dns-server", good_dns.nameserver,
+    )  # fmt: skip
+    assert good.returncode == 0, good.stdout

@@ -98,7 +98,8 @@ def endpoint_state(report: EndpointReport, warning: Range, critical: Range) -> E
         # Its own thresholds (thresholds.auth_expiry_*, HealthChecker's 60 and 14
         # days), already judged: -w/-c are for the certificates clients see.
         leaf_state = chain_state = verdict.expiry_status
-    reasons = [r.value for r in map(_problem, [*verdict.checks.values(), *verdict.advisories]) if r]
+    listed = [*verdict.checks.values(), verdict.client_rejects, *verdict.advisories]
+    reasons = [r.value for r in map(_problem, listed) if r]
     if leaf_state is not Status.OK:
         reasons.append(f"expires in {leaf:.0f} days")
     elif chain_state is not Status.OK:
@@ -181,6 +182,8 @@ def render_check(result: CheckResult, verbosity: int = 0) -> str:
             outcome = verdict.checks[check]
             if outcome.noteworthy and outcome.message and outcome.ok is not True:
                 lines.append(f"  {check.value}: {outcome.message}")
+        if verdict.client_rejects.ok is False:
+            lines.append(f"  clients: {verdict.client_rejects.message}")
         lines.extend(f"  hygiene: {a.message}" for a in verdict.advisories)
         if item.state is not Status.OK and item.expiring:
             lines.append(
