@@ -73,7 +73,7 @@ def test_rules_are_valid() -> None:
         [PROMTOOL, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 19 rules found" in result.stdout
+    assert "SUCCESS: 20 rules found" in result.stdout
 
 
 def test_every_contract_alert_exists() -> None:
@@ -81,6 +81,7 @@ def test_every_contract_alert_exists() -> None:
     assert names == [
         "ExchangeInternalUrlCertNameMismatch",
         "ExchangeInternalUrlCertIssuerUntrusted",
+        "ExchangeInternalUrlClientRejects",
         "ExchangeInternalUrlCertDateInvalid",
         "ExchangeInternalUrlCertExpiringSoon",
         "ExchangeInternalUrlCertExpiryCritical",
@@ -255,6 +256,59 @@ def _base(metric: str, bad: str) -> list[dict]:
         series(metric, "1x200", server="EXCH02", component="ews"),
         *_context(),
     ]
+
+
+def test_client_rejects(tmp_path: Path) -> None:
+    """A family beyond Outlook refuses a certificate Outlook accepts: critical, with
+    the fix; not when Outlook's own checks already page for the endpoint."""
+    accepts = "exchange_internal_url_client_accepts"
+    inputs = [
+        series(accepts, "0x30", **EP, client="browser"),
+        series(accepts, "1x30", **EP, client="outlook"),
+        series(accepts, "1x30", server="EXCH02", component="ews", client="browser"),
+        series("exchange_internal_url_cert_match", "1x30", **EP),
+        *_context(),
+    ]
+    _single(
+        tmp_path,
+        "ExchangeInternalUrlClientRejects",
+        inputs,
+        "15m",
+        {**JOINED, "client": "browser", "severity": "critical"},
+        {
+            "summary": "browser clients refuse the certificate of EXCH01 ews, which Outlook "
+            "accepts",
+            "description": "Users of browser clients (apple: iPhones, iPads and Macs; "
+            f"browser: Edge and Chrome) that use {URL} get a certificate error Outlook does "
+            "not show (client_rejects): the rule they refuse it by is on the exporter's page "
+            "and in its JSON. The fix requests a certificate every client accepts.",
+            "remediation": FIX + "\n",
+        },
+        early="5m",
+    )
+    # Negative control: the name check fails too, so Outlook's alert pages instead.
+    mismatch = [
+        series(accepts, "0x30", **EP, client="apple"),
+        series("exchange_internal_url_cert_match", "0x30", **EP),
+        *_context(),
+    ]
+    result = run_promtool(
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": mismatch,
+                "alert_rule_test": [
+                    {
+                        "eval_time": "15m",
+                        "alertname": "ExchangeInternalUrlClientRejects",
+                        "exp_alerts": [],
+                    }
+                ],
+            }
+        ],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_issuer_untrusted(tmp_path: Path) -> None:
