@@ -410,3 +410,62 @@ def test_auth_and_back_end_certificates_page_with_their_fixes(
     finally:
         prometheus.stop()
         am.stop()
+
+
+def test_a_certificate_browsers_refuse_pages_with_its_fix(
+    tmp_path, make_tls, make_dns, write_config, root_file, issuing_ca: CA, start_exporter, receiver
+) -> None:
+    """Issue #24: OWA presents its name only in the CN. Outlook's checks pass; Edge,
+    Chrome and iPhones refuse it. ExchangeInternalUrlClientRejects arrives with the
+    request for a certificate every client accepts, and resolves once OWA presents
+    one with the name in its subject alternative names."""
+    dns = make_dns({"mail.contoso.com": ["127.0.6.41"]})
+    owa = make_tls("127.0.6.41", issuing_ca.issue(cn="mail.contoso.com", san=False))
+    servers = [
+        {
+            "name": "EXCH01",
+            "fqdn": "exch01.contoso.local",
+            "version": "2019",
+            "addresses": ["127.0.6.41"],
+            "urls": {"owa": f"https://mail.contoso.com:{owa.port}/owa"},
+        }
+    ]
+    config = lab_config(servers, dns, [root_file])
+    config["probe"] = {"interval": "2s", "timeout": "1s", "concurrency": 4}
+    exporter = start_exporter(write_config(config))
+    am, prometheus = alerting_stack(tmp_path, exporter.port, receiver.port)
+    try:
+        name = "ExchangeInternalUrlClientRejects"
+        _, body = receiver.wait_for(
+            lambda p, b: p == "/webhook" and b["status"] == "firing" and _alert(b, name, "EXCH01"),
+            timeout=60,
+        )
+        alert = _alert(body, name, "EXCH01")
+        assert alert is not None
+        assert alert["labels"]["severity"] == "critical"
+        assert alert["labels"]["client"] in ("apple", "browser")
+        remediation = alert["annotations"]["remediation"]
+        assert "is refused by iPhones, iPads and Macs (apple) and Edge and Chrome (browser)" in (
+            remediation
+        )
+        assert (
+            "New-ExchangeCertificate -GenerateRequest -SubjectName 'cn=mail.contoso.com' "
+            "-DomainName 'mail.contoso.com' -KeySize 2048"
+        ) in remediation
+        # Outlook's own alerts stay quiet: its checks pass.
+        assert not any(
+            _alert(b, "ExchangeInternalUrlCertNameMismatch", "EXCH01")
+            for p, b in receiver.received
+            if p == "/webhook"
+        )
+        # The admin binds a certificate with the name in its SAN.
+        owa.replace_certificate(issuing_ca.issue("mail.contoso.com").write(tmp_path, "fixed"))
+        receiver.wait_for(
+            lambda p, b: (
+                p == "/webhook" and b["status"] == "resolved" and _alert(b, name, "EXCH01")
+            ),
+            timeout=60,
+        )
+    finally:
+        prometheus.stop()
+        am.stop()
