@@ -205,3 +205,18 @@ def test_an_organisation_without_phones_says_so(client_judge, tmp_path: Path) ->
     )
     assert set(moved.verdict.clients) == {"outlook", "browser"}
     assert Family.APPLE.value not in moved.verdict.clients
+
+
+def test_the_page_shows_each_familys_verdict(client_judge) -> None:
+    from exporter.render.html import render_page
+    from exporter.snapshot import Snapshot
+
+    root = CA("Contoso Root")
+    cn_only = CA("Contoso Issuing CA", parent=root).issue(cn="mail.contoso.com", san=False)
+    report = client_judge(root, cn_only, component="owa")
+    snapshot = Snapshot((report.report,), (), NOW, 0.0, report.status)
+    page = render_page(snapshot, NOW)
+    assert '<div class="reason clients"><b>clients</b>: apple ' in page
+    assert "browser" in page.split('class="reason clients"')[1].split("</div>")[0]
+    assert "(no_san)" in page
+    assert 'title="apple refuses; browser refuses"' in page

@@ -18,7 +18,9 @@ from exporter import __version__
 from exporter.config.reloadstatus import ReloadStatus
 from exporter.evaluate.checks import iso
 from exporter.evaluate.outcome import Check, Outcome
+from exporter.evaluate.verdict import EndpointVerdict
 from exporter.render.namespaces import namespaces
+from exporter.render.pagebanners import discovery, dns_banner, reload_banner
 from exporter.render.pagestyle import CSS as _CSS
 from exporter.render.pagestyle import JS as _JS
 from exporter.snapshot import EndpointReport, Snapshot
@@ -136,9 +138,28 @@ def _row(report: EndpointReport, index: int) -> str:
         f'<tr class="status-{status}" id="ep-{index}"><td>{escape(endpoint.server.name)}</td>'
         f"<td>{_breakable(endpoint.component.value)}</td>"
         f'<td class="url">{_breakable(endpoint.url)}</td>{marks}{_days(report)}'
-        f'<td class="status">{escape(status)}</td></tr>'
+        f'<td class="status" title="{escape(_clients_title(verdict))}">{escape(status)}</td></tr>'
     )
     return row + _details(report)
+
+
+def _clients_title(verdict: EndpointVerdict) -> str:
+    """Each client family's verdict, for the Status cell's tooltip."""
+    said = {True: "accepts", False: "refuses", None: "not judged"}
+    return "; ".join(f"{family} {said[v.accepts]}" for family, v in verdict.clients.items())
+
+
+def _clients_line(verdict: EndpointVerdict) -> str:
+    """Each family's verdict beside Outlook's checks, when one of them refuses."""
+    if not any(v.accepts is False for v in verdict.clients.values()):
+        return ""
+    marks = []
+    for family, v in verdict.clients.items():
+        codes = ", ".join(dict.fromkeys(r.reason.value for r in v.reasons if r.reason))
+        marks.append(
+            f"{escape(family)} {_MARK[v.accepts]}" + (f" ({escape(codes)})" if codes else "")
+        )
+    return f'<div class="reason clients"><b>clients</b>: {"; ".join(marks)}</div>'
 
 
 def _details(report: EndpointReport) -> str:
@@ -157,60 +178,17 @@ def _details(report: EndpointReport) -> str:
             f'<div class="reason"><b>hygiene</b> ({escape(code)}): '
             f"{escape(advisory.message or '')}</div>"
         )
+    for note in verdict.notes:
+        code = note.reason.value if note.reason else ""
+        parts.append(
+            f'<div class="reason note"><b>note</b> ({escape(code)}): '
+            f"{escape(note.message or '')}</div>"
+        )
+    if clients := _clients_line(verdict):
+        parts.append(clients)
     if not parts:
         return ""
     return f'<tr class="details"><td colspan="11">{"".join(parts)}</td></tr>'
-
-
-def _discovery(snapshot: Snapshot) -> str:
-    rows = []
-    for status in snapshot.discovery:
-        last = (
-            iso(dt.datetime.fromtimestamp(status.last_success, dt.UTC))
-            if status.last_success is not None
-            else "never"
-        )
-        state = "ok" if status.success else "critical"
-        label = "OK" if status.success else "FAILING"
-        if status.stale:
-            label += ", using the last good inventory"
-        notes = "".join(f"<div>{escape(n)}</div>" for n in status.notes[:50])
-        rows.append(
-            f"<tr><td>{escape(status.source)}</td>"
-            f'<td class="s-{state}">{label}</td>'
-            f"<td>{status.servers}</td><td>{status.endpoints}</td>"
-            f"<td>{escape(last)}</td><td>{escape(status.error or '')}"
-            f'<div class="cert">{notes}</div></td></tr>'
-        )
-    return (
-        "<table><tr><th>Discovery</th><th>State</th><th>Servers</th><th>Endpoints</th>"
-        f"<th>Last success</th><th>Error and notes</th></tr>{''.join(rows)}</table>"
-    )
-
-
-def _dns_banner(snapshot: Snapshot) -> str:
-    """One notice for an internal DNS outage, above the rows it leaves unjudged."""
-    if not snapshot.dns.message:
-        return ""
-    return f'<p class="s-warning" id="dns-failing">DNS FAILING: {escape(snapshot.dns.message)}</p>'
-
-
-def _reload_banner(reload: ReloadStatus | None) -> str:
-    """A failed config reload, at the top of the page until a reload succeeds: the
-    exporter keeps the last good config, so an edit may look applied and is not."""
-    if reload is None or reload.ok or reload.failing_since is None:
-        return ""
-    lines = reload.lines()
-    items = "".join(f"<li><code>{escape(line)}</code></li>" for line in lines[:50])
-    tried = f" (last tried {iso(reload.last_attempt)})" if reload.last_attempt else ""
-    count = f"{len(lines)} problem{'s' if len(lines) != 1 else ''}"
-    return (
-        '<div class="banner" id="reload-failed" role="alert"><b>CONFIG RELOAD FAILED</b> '
-        f"since {iso(reload.failing_since)}{tried}: {escape(reload.file)} has {count} and "
-        f"was not loaded; the config loaded at {iso(reload.loaded_at)} stays in force. "
-        "Fix the file and reload again."
-        f"<ul>{items}</ul></div>"
-    )
 
 
 def _heading(name: str, classes: str, meaning: str) -> str:
@@ -237,7 +215,7 @@ def render_page(
         return (
             f"{head}<header><h1>Exchange internal URL certificates</h1>"
             "<p>The first refresh is still running.</p></header>"
-            f"<main>{_reload_banner(reload)}<p>{links}</p></main></body></html>"
+            f"<main>{reload_banner(reload)}<p>{links}</p></main></body></html>"
         )
     age = (now - snapshot.started_at).total_seconds()
     counts = snapshot.counts
@@ -269,10 +247,10 @@ def render_page(
         f"{head}<header><h1>Exchange internal URL certificates</h1>"
         f"<p>What domain-joined Outlook clients meet on each internal URL (KB 940726). "
         f"Last refresh {escape(iso(snapshot.started_at))} ({age:.0f}s ago, took "
-        f"{snapshot.duration:.1f}s).</p></header><main>{_reload_banner(reload)}"
-        f'<p class="summary">{summary}</p>{_dns_banner(snapshot)}'
+        f"{snapshot.duration:.1f}s).</p></header><main>{reload_banner(reload)}"
+        f'<p class="summary">{summary}</p>{dns_banner(snapshot)}'
         f"{table}"
-        f"{_discovery(snapshot)}<p>{links}</p></main>"
+        f"{discovery(snapshot)}<p>{links}</p></main>"
         f"<footer>exchange-cert-exporter {escape(__version__)}</footer>"
         f"<script>{_JS}</script></body></html>"
     )
