@@ -53,6 +53,11 @@ def test_demo_shows_the_mismatch_and_its_fix_then_stops() -> None:
         assert value(m, "exchange_internal_url_status", **auth) == 1
         left = value(m, "exchange_internal_url_cert_not_after_timestamp_seconds", **auth)
         assert 19 * 86400 < left - time.time() < 21 * 86400
+        # OWA with its name only in the CN: Outlook's checks pass, browsers refuse it.
+        owa = {"server": "EXCH02", "component": "owa"}
+        assert value(m, "exchange_internal_url_cert_match", **owa) == 1
+        assert value(m, "exchange_internal_url_client_accepts", **owa, client="browser") == 0
+        assert value(m, "exchange_internal_url_status", **owa) == 2
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
             page = r.read().decode()
         assert (
@@ -61,6 +66,7 @@ def test_demo_shows_the_mismatch_and_its_fix_then_stops() -> None:
             )
             in page
         )
+        assert "request one every client accepts" in page
         proc.terminate()
         assert proc.wait(timeout=10) == 0
     finally:
