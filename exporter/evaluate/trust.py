@@ -194,7 +194,7 @@ def hygiene(path: tuple[x509.Certificate, ...]) -> tuple[Outcome, ...]:
                 Outcome.failed(
                     Reason.WEAK_SIGNATURE,
                     f"{_name(cert)} is signed with SHA-1: Outlook accepts it under an "
-                    "enterprise root, but public CAs and current clients do not; re-issue "
+                    "enterprise root, but iPhones, Macs, Edge and Chrome refuse it; re-issue "
                     "it with SHA-256",
                 )
             )
@@ -204,8 +204,8 @@ def hygiene(path: tuple[x509.Certificate, ...]) -> tuple[Outcome, ...]:
             found.append(
                 Outcome.failed(
                     Reason.WEAK_KEY,
-                    f"{_name(cert)} has a {key.key_size}-bit RSA key: re-issue it with "
-                    f"at least {GOOD_RSA_BITS} bits",
+                    f"{_name(cert)} has a {key.key_size}-bit RSA key: iPhones and Macs "
+                    f"refuse it; re-issue it with at least {GOOD_RSA_BITS} bits",
                 )
             )
     return tuple(found)
