@@ -1,5 +1,6 @@
 """The README's front door stays true: its test command is what .ci/run runs, its
-quick start is what scripts/quickstart.py checks, and its run command is loopback-only."""
+quick start is what scripts/quickstart.py checks, and its run command is loopback-only.
+Its reference stays true to the code, with the JSON contract in docs/JSON.md."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
+JSON_DOC = (ROOT / "docs" / "JSON.md").read_text()
 
 
 def _blocks_after(heading: str) -> list[str]:
@@ -68,7 +70,8 @@ def test_every_config_key_is_documented() -> None:
 def test_documented_json_example_has_every_field_the_report_writes() -> None:
     import json as _json
 
-    example = README.split("### Report JSON", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    assert "[docs/JSON.md](docs/JSON.md)" in README.split("### Report JSON", 1)[1]
+    example = JSON_DOC.split("# Report JSON", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
     from exporter.render.json import SCHEMA_VERSION
 
     documented = _json.loads(re.sub(r'"(\w+)\.\.\."', r'"\1"', example).replace("...", ""))
@@ -77,3 +80,17 @@ def test_documented_json_example_has_every_field_the_report_writes() -> None:
     written = set(re.findall(r'^\s+"(\w+)":', source, re.M))
     in_example = set(re.findall(r'"(\w+)":', example))
     assert written - in_example == set()
+
+
+def test_contributing_names_every_debian_package_the_test_command_installs() -> None:
+    """The packages scripts/check installs as root, each named where the README
+    says what the test command does to a machine."""
+    script = (ROOT / "scripts" / "check").read_text()
+    listed = re.search(r"^DEBIAN_PACKAGES=\((.*?)\)", script, re.S | re.M)
+    assert listed
+    packages = listed.group(1).split()
+    assert "samba" in packages
+    contributing = README.split("\n## Contributing\n", 1)[1].split("\n## ", 1)[0]
+    assert "as root" in contributing
+    assert "network namespace" in contributing
+    assert [p for p in packages if f"`{p}`" not in contributing] == []
