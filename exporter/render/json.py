@@ -1,5 +1,5 @@
 """The report JSON (``report --format json`` and ``/api/v1/status``): a public
-contract documented in README.md. Add fields; never rename or remove one.
+contract documented in docs/JSON.md. Add fields; never rename or remove one.
 """
 
 from __future__ import annotations
