@@ -150,8 +150,9 @@ def _clients_title(verdict: EndpointVerdict) -> str:
 
 
 def _clients_line(verdict: EndpointVerdict) -> str:
-    """Each family's verdict beside Outlook's checks, when one of them refuses."""
-    if not any(v.accepts is False for v in verdict.clients.values()):
+    """Each family's verdict beside Outlook's checks, when one refuses a certificate
+    those checks pass (where they fail, the row's reasons already say why)."""
+    if verdict.client_rejects.ok is not False:
         return ""
     marks = []
     for family, v in verdict.clients.items():

@@ -56,7 +56,9 @@ class Namespace:
         n = 0
         for server, steps in by_server.items():
             label = f'<span class="server">{escape(server)}</span>'
-            for step in steps.values():
+            # In the order the server's section runs them (remediation/fix.py).
+            ordered = sorted(steps.values(), key=lambda s: (s.kind is StepKind.ADVICE, s.order))
+            for step in ordered:
                 if step.kind is StepKind.ADVICE:
                     parts.append(f'<div class="advice">{label} {escape(step.text)}</div>')
                     continue
