@@ -22,6 +22,7 @@ from exporter.config.durations import parse_duration
 from exporter.logs import setup_logging
 from exporter.nagios.command import run_check
 from exporter.pipeline import run_cycle
+from exporter.preflightcli import PreflightInputError, cmd_preflight
 from exporter.render.json import snapshot_json
 from exporter.render.names import render_names
 from exporter.render.powershell import render_powershell
@@ -143,6 +144,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "demo": cmd_demo,
     "healthcheck": cmd_healthcheck,
+    "preflight": cmd_preflight,
 }
 
 
@@ -156,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc} (see {PROG} --help)", file=sys.stderr)
+        return EXIT_USAGE
+    except PreflightInputError as exc:
+        print(f"{PROG}: preflight: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ConfigError as exc:
         for line in exc.lines():

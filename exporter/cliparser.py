@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from exporter import __version__
 from exporter.config.durations import format_duration
@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDR",
         help="where the exporter listens (default 127.0.0.1:9940)",
     )
+    _preflight_parser(commands)
     demo = commands.add_parser(
         "demo",
         help="run serve against an embedded loopback lab that reproduces KB 940726",
@@ -168,3 +169,59 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _logging_flags(demo)
     return parser
+
+
+PREFLIGHT_EXIT_HELP = """\
+exit codes:
+  0    nothing would break for any enabled client (warnings, such as an
+       incomplete chain, are listed but do not change it)
+  1    something would break: the table says what
+  2    bad input or configuration (one line on stderr)
+"""
+
+
+def _preflight_parser(commands: Any) -> None:
+    preflight = commands.add_parser(
+        "preflight",
+        help="judge a certificate against the whole organisation before it is bound",
+        description=textwrap.fill(
+            "Judge CERT_FILE (PEM, DER, PKCS#7 or PKCS#12) on every endpoint of the "
+            "config's inventory as if it were bound on its server for its service, or, "
+            "without a config, for the --name host names: which URLs, servers and clients "
+            "would break, the names it lacks, and the deployment plan when nothing would.",
+            78,
+        ),
+        epilog=PREFLIGHT_EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    preflight.add_argument("cert_file", metavar="CERT_FILE", help="the certificate to judge")
+    preflight.add_argument(
+        "--config.file", dest="config_file", metavar="FILE", help="the inventory, as report's"
+    )
+    preflight.add_argument(
+        "--name", action="append", default=[], metavar="HOST",
+        help="a host name to judge the certificate for (repeatable; without --config.file)",
+    )  # fmt: skip
+    preflight.add_argument(
+        "--chain", action="append", default=[], metavar="FILE",
+        help="intermediates to send with it (repeatable)",
+    )  # fmt: skip
+    preflight.add_argument(
+        "--ca-file", action="append", default=[], metavar="FILE",
+        help="trust anchors beside the config's trust.ca_files (repeatable)",
+    )  # fmt: skip
+    preflight.add_argument(
+        "--no-system-roots", action="store_true", help="do not trust the system's roots"
+    )
+    preflight.add_argument("--at", metavar="TIME", help="judge as of this RFC 3339 time")
+    preflight.add_argument("--no-fetch", action="store_true", help="no AIA, CRL or OCSP fetch")
+    preflight.add_argument(
+        "--format", choices=("table", "json", "powershell"), default="table",
+        help="table (default), json, or powershell (the deployment plan)",
+    )  # fmt: skip
+    preflight.add_argument(
+        "--password-file", metavar="FILE", help="a PKCS#12 file's password, in a file"
+    )
+    preflight.add_argument(
+        "--password-env", metavar="NAME", help="a PKCS#12 file's password, in this variable"
+    )

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from exporter.cli import REPORT_EXIT, build_parser
+from exporter.cliparser import PREFLIGHT_EXIT_HELP
 from exporter.evaluate.outcome import Status
 
 COMMANDS = {
@@ -21,6 +22,7 @@ COMMANDS = {
     "healthcheck": ("/-/healthy", "Exit 0 healthy, 1 unhealthy"),
     "demo": ("KB 940726", "loopback"),
     "check": ("Nagios/Icinga check", "Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN"),
+    "preflight": ("Judge CERT_FILE", "which URLs, servers and clients would break"),
 }
 
 
@@ -40,7 +42,7 @@ def _description(text: str) -> str:
     """The paragraph between the usage and the options, on one line."""
     paragraphs = text.split("\n\n")
     assert paragraphs[0].startswith("usage: exchange-cert-exporter"), text
-    assert paragraphs[2].startswith("options:"), text
+    assert paragraphs[2].startswith(("options:", "positional arguments:")), text
     return " ".join(paragraphs[1].split())
 
 
@@ -99,3 +101,11 @@ def test_check_help_lists_its_exit_codes() -> None:
     assert result.returncode == 0
     description = _description(result.stdout)
     assert "Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN." in description
+
+
+def test_preflight_help_lists_its_exit_codes() -> None:
+    """test_preflight.py runs preflight to 0, 1 and 2; the help says what each means."""
+    result = _help("preflight")
+    assert result.returncode == 0
+    assert result.stdout.endswith("\n\n" + PREFLIGHT_EXIT_HELP)
+    assert re.findall(r"^  (\d+) ", PREFLIGHT_EXIT_HELP, re.M) == ["0", "1", "2"]

@@ -12,6 +12,7 @@ from exporter.config.reloadstatus import ReloadStatus
 from exporter.evaluate.checks import iso
 from exporter.evaluate.outcome import Check, Outcome
 from exporter.remediation import Step
+from exporter.remediation.names_plan import NamesPlan
 from exporter.snapshot import EndpointReport, Snapshot
 
 SCHEMA_VERSION = 1
@@ -173,7 +174,7 @@ def snapshot_json(snapshot: Snapshot, reload: ReloadStatus | None = None) -> dic
             "unanswered": snapshot.dns.unanswered,
             "message": snapshot.dns.message,
         },
-        "names_plan": names_plan_json(snapshot),
+        "names_plan": names_plan_json(snapshot.names_plan),
         # Per server, the steps in the order its section runs them (remediation/plan.py).
         "plan": {
             server: [step_json(s) for s in steps] for server, steps in snapshot.plan.servers.items()
@@ -182,8 +183,7 @@ def snapshot_json(snapshot: Snapshot, reload: ReloadStatus | None = None) -> dic
     }
 
 
-def names_plan_json(snapshot: Snapshot) -> dict[str, Any]:
-    plan = snapshot.names_plan
+def names_plan_json(plan: NamesPlan) -> dict[str, Any]:
     return {
         "names": [
             {

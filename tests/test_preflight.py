@@ -1,0 +1,196 @@
+"""Preflight (issue #25): judge a certificate against the whole organisation before
+it is bound. The proof it is right: for each candidate certificate, preflight
+against a config, then the same certificate actually served by the lab's TLS
+servers and ``report`` run: every endpoint's checks (all but ``probe_ok``, DNS
+included) and client verdicts are identical, case by case."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import lab_config, run_exporter
+from tests.peers.dnsmasq import free_port
+from tests.pki import CA, DAY, NOW, Issued
+
+ADDRESSES = {"EXCH01": "127.0.9.1", "EXCH02": "127.0.9.2"}
+
+
+@pytest.fixture
+def org(make_tls, make_dns, write_config, root_file, tmp_path: Path):
+    """Two servers answer mail.contoso.com (EWS, OAB, OWA); EXCH01's Autodiscover
+    URL is autodiscover.contoso.com; both serve whatever ``serve(issued)`` says."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text(
+        "".join(f"{a} mail.contoso.com\n" for a in ADDRESSES.values())
+        + f"{ADDRESSES['EXCH01']} autodiscover.contoso.com\n"
+    )
+    dns = make_dns({}, extra=[f"--addn-hosts={hosts}"])
+    port = free_port(ADDRESSES["EXCH01"])
+    placeholder = CA("Placeholder Root").issue("placeholder.invalid")
+    servers = {name: make_tls(a, placeholder, port=port) for name, a in ADDRESSES.items()}
+    urls = {
+        "ews": f"https://mail.contoso.com:{port}/EWS/Exchange.asmx",
+        "oab": f"https://mail.contoso.com:{port}/OAB",
+        "owa": f"https://mail.contoso.com:{port}/owa",
+    }
+    entries: list[dict[str, Any]] = []
+    for name, address in ADDRESSES.items():
+        mine = dict(urls)
+        if name == "EXCH01":
+            mine["autodiscover"] = (
+                f"https://autodiscover.contoso.com:{port}/Autodiscover/Autodiscover.xml"
+            )
+        entries.append(
+            {
+                "name": name,
+                "fqdn": f"{name.lower()}.contoso.local",
+                "addresses": [address],
+                "version": "2019",
+                "urls": mine,
+            }
+        )
+    config = lab_config(entries, dns, [root_file])
+    config["aia"] = {"enabled": False}
+    config["revocation"] = {"enabled": False}
+    path = write_config(config)
+
+    def serve(issued: Issued) -> None:
+        for n, server in enumerate(servers.values()):
+            server.replace_certificate(issued.write(tmp_path, f"served-{n}-{id(issued)}"))
+
+    return path, serve
+
+
+def judged(endpoints: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+    """Every endpoint's checks but probe_ok, and its client verdicts."""
+    return {
+        (e["server"], e["component"]): (
+            {k: v for k, v in e["checks"].items() if k != "probe_ok"},
+            {f: v["accepts"] for f, v in e["clients"].items()},
+        )
+        for e in endpoints
+    }
+
+
+def candidates(ca: CA) -> dict[str, Issued]:
+    return {
+        "every name": ca.issue("mail.contoso.com", "autodiscover.contoso.com"),
+        "lacks autodiscover": ca.issue("mail.contoso.com"),
+        "CN only": ca.issue(cn="mail.contoso.com", san=False),
+        "expired": ca.issue(
+            "mail.contoso.com", "autodiscover.contoso.com",
+            not_before=NOW - 400 * DAY, not_after=NOW - DAY,
+        ),
+        "826 days": ca.issue(
+            "mail.contoso.com", "autodiscover.contoso.com",
+            not_before=NOW - DAY, not_after=NOW + 825 * DAY,
+        ),
+    }  # fmt: skip
+
+
+def test_preflight_agrees_with_reality(org, issuing_ca: CA, tmp_path: Path) -> None:
+    path, serve = org
+    for label, issued in candidates(issuing_ca).items():
+        pem, _ = issued.write(tmp_path, f"candidate-{abs(hash(label))}")
+        before = run_exporter(
+            "preflight", str(pem), "--config.file", str(path), "--format", "json", "--no-fetch"
+        )
+        assert before.returncode in (0, 1), (label, before.stderr)
+        predicted = json.loads(before.stdout)
+        serve(issued)
+        after = run_exporter("report", "--config.file", str(path), "--format", "json")
+        actual = json.loads(after.stdout)
+        assert judged(predicted["endpoints"]) == judged(actual["endpoints"]), label
+        breaking = {(b["server"], b["component"]) for b in predicted["would_break"]}
+        assert (before.returncode == 1) == bool(breaking), label
+        if label == "every name":
+            assert before.returncode == 0
+            assert predicted["missing_names"] == []
+            assert set(predicted["plan"]) == {"EXCH01", "EXCH02"}
+        if label == "lacks autodiscover":
+            assert breaking == {("EXCH01", "autodiscover")}
+            assert predicted["missing_names"] == ["autodiscover.contoso.com"]
+            assert predicted["plan"] == {}
+        if label == "CN only":
+            assert ("EXCH01", "owa") in breaking
+            owa = next(b for b in predicted["would_break"] if b["component"] == "owa")
+            assert set(owa["families"]) == {"apple", "browser"}
+
+
+def test_the_deployment_plan_when_nothing_breaks(org, issuing_ca: CA, tmp_path: Path) -> None:
+    path, _ = org
+    good = issuing_ca.issue("mail.contoso.com", "autodiscover.contoso.com")
+    pem, _ = good.write(tmp_path, "good")
+    result = run_exporter(
+        "preflight", str(pem), "--config.file", str(path), "--format", "powershell", "--no-fetch"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.isascii()
+    assert f"-FileData (Get-Content -Path '{pem}' -Encoding 'Byte' -ReadCount 0)" in result.stdout
+    assert "Enable-ExchangeCertificate -Server 'EXCH02' -Thumbprint '" in result.stdout
+    assert "-Services 'IIS'" in result.stdout
+
+
+def test_at_a_date_after_it_expires(org, issuing_ca: CA, tmp_path: Path) -> None:
+    path, _ = org
+    good = issuing_ca.issue(
+        "mail.contoso.com", "autodiscover.contoso.com", not_after=NOW + 100 * DAY
+    )
+    pem, _ = good.write(tmp_path, "good-for-100-days")
+    later = (NOW + 200 * DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = run_exporter(
+        "preflight", str(pem), "--config.file", str(path), "--at", later, "--format", "json",
+        "--no-fetch",
+    )  # fmt: skip
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert all("date_valid" in b["checks"] for b in data["would_break"])
+    assert data["endpoints"][0]["reasons"]["date_valid"]["code"] == "expired"
+
+
+def test_names_without_a_config(issuing_ca: CA, root_file: Path, tmp_path: Path) -> None:
+    cn_only = issuing_ca.issue(cn="webmail.contoso.com", san=False)
+    pem, _ = cn_only.write(tmp_path, "cn-only")
+    args = ["preflight", str(pem), "--name", "webmail.contoso.com", "--ca-file", str(root_file)]
+    result = run_exporter(*args, "--no-system-roots", "--no-fetch", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    families = {f for b in data["would_break"] for f in b["families"]}
+    assert families == {"apple", "browser"}
+    good = issuing_ca.issue("webmail.contoso.com")
+    pem, _ = good.write(tmp_path, "good-name")
+    ok = run_exporter(
+        "preflight", str(pem), "--name", "webmail.contoso.com", "--ca-file", str(root_file),
+        "--no-system-roots", "--no-fetch",
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("Nothing would break: 2 endpoint(s) judged.")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--name", "x.contoso.com", "--at", "yesterday"], "--at 'yesterday': not an RFC 3339"),
+        (["--name", "x.contoso.com", "--password-env", "NO_SUCH_VAR_X"], "NO_SUCH_VAR_X"),
+        ([], "give --config.file or --name"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(issuing_ca: CA, tmp_path: Path, args, message) -> None:
+    pem, _ = issuing_ca.issue("x.contoso.com").write(tmp_path, "x")
+    result = run_exporter("preflight", str(pem), *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_file_that_is_no_certificate(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.cer"
+    junk.write_bytes(b"not a certificate")
+    result = run_exporter("preflight", str(junk), "--name", "x.contoso.com")
+    assert result.returncode == 2
+    assert str(junk) in result.stderr
+    assert result.stderr.count("\n") == 1
