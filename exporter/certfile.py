@@ -76,11 +76,15 @@ class CertificateFile:
     chain: the file's and ``extra_chain``'s other certificates, each once, from the
         leaf's issuer up, then the ones off that path; empty for a lone leaf.
     format: what the file itself was (not its ``extra_chain`` files).
+    has_key: the file held the leaf's private key (a PKCS#12 with its key), which
+        ``Import-ExchangeCertificate`` can install on any server; the key itself is
+        not kept.
     """
 
     leaf: x509.Certificate
     chain: tuple[x509.Certificate, ...]
     format: CertificateFormat
+    has_key: bool = False
 
 
 def read_certificate_file(
@@ -92,7 +96,8 @@ def read_certificate_file(
     leaf = _pick_leaf(path, certs, keyed)
     pool = [*certs, *(cert for extra in extra_chain for cert in _load(extra, password)[1])]
     others = [cert for cert in dict.fromkeys(pool) if cert != leaf]
-    return CertificateFile(leaf, _order_chain(leaf, others), form)
+    has_key = form is CertificateFormat.PKCS12 and keyed == leaf
+    return CertificateFile(leaf, _order_chain(leaf, others), form, has_key)
 
 
 def der_chain(certfile: CertificateFile) -> tuple[bytes, ...]:

@@ -21,6 +21,7 @@ from exporter.config import Config, ConfigError, load_config, load_config_mappin
 from exporter.preflight import preflight
 from exporter.render.preflight import (
     deployment,
+    key_note,
     preflight_json,
     preflight_powershell,
     preflight_table,
@@ -45,13 +46,18 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     at = _at(args.at)
     result = preflight(config, der_chain(cert), store, at, fetch=not args.no_fetch, names=args.name)
     thumbprint = cert.leaf.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - a thumbprint
-    plan = {} if result.would_break else deployment(result, args.cert_file, thumbprint)
+    plan = (
+        {}
+        if result.would_break
+        else deployment(result, args.cert_file, thumbprint, with_key=cert.has_key)
+    )
+    note = key_note(cert.has_key)
     if args.format == "json":
-        sys.stdout.write(json.dumps(preflight_json(result, plan), indent=2) + "\n")
+        sys.stdout.write(json.dumps(preflight_json(result, plan, note), indent=2) + "\n")
     elif args.format == "powershell":
-        sys.stdout.write(preflight_powershell(plan))
+        sys.stdout.write(preflight_powershell(plan, note))
     else:
-        sys.stdout.write(preflight_table(result, plan))
+        sys.stdout.write(preflight_table(result, plan, note))
     return 1 if result.would_break else 0
 
 

@@ -69,7 +69,10 @@ def read(path: Path, password: bytes | None = None, *chain: Path) -> Certificate
 def assert_no_key(result: CertificateFile, issued: Issued) -> None:
     """Nothing of the private key in the result: only certificates and the format,
     no PRIVATE in its repr, the key's scalar in none of its DER."""
-    assert [f.name for f in dataclasses.fields(result)] == ["leaf", "chain", "format"]
+    fields = [f.name for f in dataclasses.fields(result)]
+    assert fields == ["leaf", "chain", "format", "has_key"]
+    assert type(result.has_key) is bool  # whether there was a key; never the key
+    assert result.has_key == (result.format is CertificateFormat.PKCS12)
     assert isinstance(result.leaf, x509.Certificate)
     assert all(isinstance(cert, x509.Certificate) for cert in result.chain)
     assert isinstance(result.format, CertificateFormat)

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from tests.conftest import lab_config, run_exporter
 from tests.peers.dnsmasq import free_port
@@ -133,6 +135,42 @@ def test_the_deployment_plan_when_nothing_breaks(org, issuing_ca: CA, tmp_path: 
     assert f"-FileData (Get-Content -Path '{pem}' -Encoding 'Byte' -ReadCount 0)" in result.stdout
     assert "Enable-ExchangeCertificate -Server 'EXCH02' -Thumbprint '" in result.stdout
     assert "-Services 'IIS'" in result.stdout
+    # A PEM has no key: no password asked, and the plan says where the import works.
+    assert "-Password $password" not in result.stdout
+    assert "Read-Host" not in result.stdout
+    assert "completes the pending request on the server that made the request" in result.stdout
+
+
+def test_a_pfx_plan_asks_for_its_password_and_never_prints_it(
+    org, issuing_ca: CA, tmp_path: Path
+) -> None:
+    path, _ = org
+    good = issuing_ca.issue("mail.contoso.com", "autodiscover.contoso.com")
+    pfx = tmp_path / "good.pfx"
+    pfx.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"good", good.key, good.cert, good.chain[1:],
+            serialization.BestAvailableEncryption(b"s3cret-Pa55"),
+        )
+    )  # fmt: skip
+    secret = tmp_path / "password"
+    secret.write_text("s3cret-Pa55\n")
+    for fmt in ("powershell", "table", "json"):
+        result = run_exporter(
+            "preflight", str(pfx), "--config.file", str(path), "--password-file", str(secret),
+            "--format", fmt, "--no-fetch",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "s3cret" not in result.stdout + result.stderr
+        assert "pending request" not in result.stdout
+        if fmt == "powershell":
+            assert (
+                "$password = Read-Host -AsSecureString -Prompt 'The .pfx password'; "
+                "Import-ExchangeCertificate -Server 'EXCH01' -FileData (Get-Content -Path "
+                f"'{pfx}' -Encoding 'Byte' -ReadCount 0) -Password $password"
+            ) in result.stdout
+        if fmt == "json":
+            assert json.loads(result.stdout)["plan_note"] is None
 
 
 def test_at_a_date_after_it_expires(org, issuing_ca: CA, tmp_path: Path) -> None:
@@ -194,3 +232,31 @@ def test_a_file_that_is_no_certificate(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert str(junk) in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_the_demo_as_the_readme_shows_it(tmp_path: Path) -> None:
+    """README "Before you bind a certificate": the demo's renewal that covers every
+    name is clean (exit 0, a plan for each server, SMTP on EXCH02); the certificate
+    the demo's servers have now breaks EXCH01's internal URLs (exit 1)."""
+    from exporter.lab.scenario import start_lab
+
+    lab = start_lab(tmp_path)
+    try:
+        config = str(lab.config_path)
+        clean = run_exporter("preflight", str(tmp_path / "preflight-candidate.pem"),
+                             "--config.file", config, "--format", "json")  # fmt: skip
+        current = run_exporter("preflight", str(tmp_path / "exch01.pem"), "--config.file", config)
+    finally:
+        lab.close()
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    data = json.loads(clean.stdout)
+    assert data["would_break"] == []
+    assert data["missing_names"] == []
+    assert set(data["plan"]) == {"EXCH01", "EXCH02", "EXCH03"}
+    assert "-Services 'IIS','SMTP'" in data["plan"]["EXCH02"][1]["text"]
+    assert [e["component"] for e in data["not_judged"]] == ["auth_certificate"]
+    assert current.returncode == 1, current.stderr
+    broken = [line.split()[:2] for line in current.stdout.splitlines()[1:8]]
+    assert [s for s, _ in broken].count("EXCH01") == 4
+    assert ["EXCH01", "autodiscover"] in broken
+    assert "Names the certificate lacks: exch01.contoso.local," in current.stdout

@@ -93,6 +93,17 @@ def start_lab(directory: Path, interval: str = "30s") -> Lab:
         san=False,
     )
     exch02.documents[METADATA] = (200, _auth_document(auth.der()))
+    # For `preflight` (README): the renewal that would end every finding, beside
+    # exch01.pem, the certificate the servers have now.
+    candidate = issuing.issue(
+        "mail.contoso.com",
+        "autodiscover.contoso.com",
+        "webmail.contoso.com",
+        "exch01.contoso.local",
+        "exch02.contoso.local",
+        "exch03.contoso.local",
+    )
+    candidate.write(directory, "preflight-candidate")
     dns = LabDnsServer(
         {
             "exch01.contoso.local": [LOOPBACK],

@@ -34,8 +34,17 @@ from exporter.textsafe import terminal_safe
 NO_FIX = Remediation(None, None, ())
 
 
-def deployment(result: PreflightResult, cert_path: str, thumbprint: str) -> dict[str, list[Step]]:
-    """Per server: import the file, then enable it for the services its endpoints use."""
+def deployment(
+    result: PreflightResult, cert_path: str, thumbprint: str, *, with_key: bool
+) -> dict[str, list[Step]]:
+    """Per server: import the file, then enable it for the services its endpoints use.
+
+    The import is Microsoft's own example (Import-ExchangeCertificate, learn.microsoft.com
+    /powershell/module/exchange/import-exchangecertificate): ``-FileData`` from
+    ``Get-Content -Encoding Byte -ReadCount 0``, and for a .pfx ``-Password``, read
+    with ``Read-Host -AsSecureString`` so it never sits in the script. A file without
+    its key (PEM, DER, .p7b) completes the pending request of the server that made it
+    only; ``key_note`` says so beside the plan."""
     services: dict[str, list[str]] = {}
     for verdict in result.verdicts:
         endpoint = verdict.probe.endpoint
@@ -67,7 +76,7 @@ def deployment(result: PreflightResult, cert_path: str, thumbprint: str) -> dict
             (
                 ("Server", Text(server, "the server's name")),
                 ("FileData", data),
-                ("Password", Var("password")),
+                *((("Password", Var("password")),) if with_key else ()),
             ),
         )
         enable = enable_command(server, Thumbprint(thumbprint), "IIS")
@@ -78,7 +87,7 @@ def deployment(result: PreflightResult, cert_path: str, thumbprint: str) -> dict
         out[server] = [
             run(
                 StepKind.COMMAND,
-                (password, load),
+                (password, load) if with_key else (load,),
                 f"{server}: import the certificate",
                 server=server,
             ),
@@ -92,7 +101,21 @@ def deployment(result: PreflightResult, cert_path: str, thumbprint: str) -> dict
     return out
 
 
-def preflight_json(result: PreflightResult, plan: dict[str, list[Step]]) -> dict[str, Any]:
+def key_note(with_key: bool) -> str | None:
+    """What the plan's import needs that preflight cannot see: the private key."""
+    if with_key:
+        return None
+    return (
+        "The file holds no private key: its import completes the pending request on the "
+        "server that made the request, and fails on the others. Run that server's import "
+        "first, export the certificate with its key there (Export-ExchangeCertificate "
+        "-BinaryEncoded -Password), and give preflight that .pfx for the rest."
+    )
+
+
+def preflight_json(
+    result: PreflightResult, plan: dict[str, list[Step]], note: str | None = None
+) -> dict[str, Any]:
     return {
         "status": result.status.value,
         "endpoints": [endpoint_json(EndpointReport(v, NO_FIX)) for v in result.verdicts],
@@ -116,10 +139,13 @@ def preflight_json(result: PreflightResult, plan: dict[str, list[Step]]) -> dict
             s: [{"kind": st.kind.value, "text": st.text} for st in steps]
             for s, steps in plan.items()
         },
+        "plan_note": note if plan else None,
     }
 
 
-def preflight_table(result: PreflightResult, plan: dict[str, list[Step]]) -> str:
+def preflight_table(
+    result: PreflightResult, plan: dict[str, list[Step]], note: str | None = None
+) -> str:
     lines = []
     if result.would_break:
         lines.append(f"{len(result.would_break)} endpoint(s) would break with this certificate:")
@@ -140,14 +166,22 @@ def preflight_table(result: PreflightResult, plan: dict[str, list[Step]]) -> str
         lines.append(f"{what}: {endpoint.server.name} {endpoint.url}")
     if plan:
         lines.append("Deployment plan (Exchange Management Shell):")
+        if note:
+            lines.append(f"  {note}")
         for server, steps in plan.items():
             lines.append(f"  {server}:")
             lines.extend(f"    {s.text}" for s in steps)
     return "\n".join(terminal_safe(line) for line in lines) + "\n"
 
 
-def preflight_powershell(plan: dict[str, list[Step]]) -> str:
-    lines = ["# exchange-cert-exporter preflight: the deployment plan, one section per server."]
+def preflight_powershell(plan: dict[str, list[Step]], note: str | None = None) -> str:
+    lines = [
+        "# exchange-cert-exporter preflight: the deployment plan, one section per server.",
+        "# Get-Content reads the file at the path preflight was given: run this where",
+        "# that path names it, or change the path.",
+    ]
+    if plan and note:
+        lines.append(f"# {note}".encode("ascii", "backslashreplace").decode())
     if not plan:
         lines.append(
             "# Nothing to run: the certificate would break an endpoint (see --format table)."
