@@ -260,3 +260,32 @@ def test_the_demo_as_the_readme_shows_it(tmp_path: Path) -> None:
     assert [s for s, _ in broken].count("EXCH01") == 4
     assert ["EXCH01", "autodiscover"] in broken
     assert "Names the certificate lacks: exch01.contoso.local," in current.stdout
+
+
+def test_a_wrong_password_and_a_file_with_no_leaf_are_one_line_and_exit_2(
+    issuing_ca: CA, tmp_path: Path
+) -> None:
+    good = issuing_ca.issue("x.contoso.com")
+    pfx = tmp_path / "x.pfx"
+    pfx.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"x", good.key, good.cert, None, serialization.BestAvailableEncryption(b"right")
+        )
+    )
+    wrong = tmp_path / "wrong"
+    wrong.write_text("wrong\n")
+    cas_only = tmp_path / "cas.pem"
+    cas = good.chain[1:]
+    assert cas
+    cas_only.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in cas))
+    for args, problem in (
+        ([str(pfx), "--password-file", str(wrong)], "wrong password"),
+        ([str(pfx)], "needs a password"),
+        ([str(cas_only)], str(cas_only)),
+    ):
+        result = run_exporter("preflight", *args, "--name", "x.contoso.com")
+        assert result.returncode == 2, (args, result.stdout)
+        assert problem in result.stderr
+        assert result.stderr.count("\n") == 1
+        assert "Traceback" not in result.stderr
+        assert result.stdout == ""
