@@ -176,6 +176,9 @@ def _decode_der(der: bytes) -> tuple[CertificateFormat, list[x509.Certificate]]:
 
 
 def _decode_pkcs12(path: Path, data: bytes, password: bytes | None) -> _Loaded:
+    if password is not None and b"\0" in password:
+        # cryptography's Rust panics on a NUL, and its panic message is the password.
+        raise _error(path, "the password holds a NUL character (a UTF-16 file?)")
     try:
         key, cert, additional = pkcs12.load_key_and_certificates(data, password)
     except UnsupportedAlgorithm as exc:

@@ -36,7 +36,7 @@ from exporter.pipeline import World
 from exporter.pki.fetch import Fetcher
 from exporter.pki.judge import judge_chains
 from exporter.probe.dns import DnsResolver
-from exporter.probe.results import ProbeResult, TlsReason, TlsResult
+from exporter.probe.results import ProbeResult, SkipReason, TlsReason, TlsResult
 from exporter.probe.runner import names_to_resolve, plan_endpoint
 from exporter.remediation import plan_organisation
 from exporter.remediation.names_plan import NamesPlan, plan_names
@@ -123,11 +123,17 @@ def _as_bound(
 ) -> ProbeResult:
     """The endpoint as the probe would find it with the certificate bound: its DNS
     as the refresh asks it, the handshake presenting the file's chain."""
-    target = endpoint.target
-    if resolver is None or target is None:
-        base = ProbeResult(endpoint, None, (), None, None, None)
+    if resolver is not None:
+        base, handshake = plan_endpoint(endpoint, resolver)
+        if handshake is None:
+            # report makes no handshake either (no URL, plain http, no address): its
+            # verdict, and preflight's, is the reason, not the certificate.
+            return base
+    elif endpoint.target is None:  # --name hosts are validated before they get here
+        return ProbeResult(endpoint, None, (), None, None, None, SkipReason.BAD_URL)
     else:
-        base, _ = plan_endpoint(endpoint, resolver)
+        base = ProbeResult(endpoint, None, (), None, None, None)
+    target = endpoint.target
     if target is None:
         return base
     sni = None if target.is_ip else target.host
@@ -152,6 +158,7 @@ def _result(verdicts: Sequence[EndpointVerdict], own: tuple[Endpoint, ...]) -> P
                 )
             )
     plan = plan_names(verdicts)
-    missing = tuple(n.name for n in plan.names if not n.covered_by_current)
+    # A use with no handshake (plain http, no address) says nothing of the name.
+    missing = tuple(n.name for n in plan.names if any(u.covered is False for u in n.uses))
     status = max((v.status for v in verdicts), key=lambda s: s.rank, default=Status.UNKNOWN)
     return PreflightResult(tuple(verdicts), own, tuple(breaks), missing, plan, status)

@@ -46,6 +46,8 @@ def org(make_tls, make_dns, write_config, root_file, tmp_path: Path):
             mine["autodiscover"] = (
                 f"https://autodiscover.contoso.com:{port}/Autodiscover/Autodiscover.xml"
             )
+        else:  # plain http: report makes no handshake, and preflight must agree
+            mine["oab"] = f"http://mail.contoso.com:{port}/OAB"
         entries.append(
             {
                 "name": name,
@@ -132,7 +134,13 @@ def test_the_deployment_plan_when_nothing_breaks(org, issuing_ca: CA, tmp_path: 
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.isascii()
-    assert f"-FileData (Get-Content -Path '{pem}' -Encoding 'Byte' -ReadCount 0)" in result.stdout
+    assert (
+        "if (-not (Get-ExchangeCertificate -Server 'EXCH01' -Thumbprint '" in result.stdout
+    )  # imported once: a section runs again
+    assert (
+        f"-FileData (Get-Content -LiteralPath '{pem}' -Encoding 'Byte' -ReadCount 0)"
+        in result.stdout
+    )
     assert "Enable-ExchangeCertificate -Server 'EXCH02' -Thumbprint '" in result.stdout
     assert "-Services 'IIS'" in result.stdout
     # A PEM has no key: no password asked, and the plan says where the import works.
@@ -166,8 +174,8 @@ def test_a_pfx_plan_asks_for_its_password_and_never_prints_it(
         if fmt == "powershell":
             assert (
                 "$password = Read-Host -AsSecureString -Prompt 'The .pfx password'; "
-                "Import-ExchangeCertificate -Server 'EXCH01' -FileData (Get-Content -Path "
-                f"'{pfx}' -Encoding 'Byte' -ReadCount 0) -Password $password"
+                "Import-ExchangeCertificate -Server 'EXCH01' -FileData (Get-Content -LiteralPath "
+                f"'{pfx}' -Encoding 'Byte' -ReadCount 0) -Password $password }}"
             ) in result.stdout
         if fmt == "json":
             assert json.loads(result.stdout)["plan_note"] is None
@@ -289,3 +297,113 @@ def test_a_wrong_password_and_a_file_with_no_leaf_are_one_line_and_exit_2(
         assert result.stderr.count("\n") == 1
         assert "Traceback" not in result.stderr
         assert result.stdout == ""
+
+
+def test_imap_pop_and_a_named_receive_connector_are_in_the_plan(
+    make_dns, write_config, root_file: Path, issuing_ca: CA, tmp_path: Path
+) -> None:
+    """IMAP and POP pick their certificate by name and a receive connector may name
+    its own: enabling alone would leave them on the old one (remediation/surfaces.py)."""
+    dns = make_dns({"mail.contoso.com": ["127.0.9.1"], "exch01.contoso.local": ["127.0.9.1"]})
+    server = {
+        "name": "EXCH01",
+        "fqdn": "exch01.contoso.local",
+        "version": "2019",
+        "urls": {
+            "ews": "https://mail.contoso.com/EWS/Exchange.asmx",
+            "imap": "imaps://mail.contoso.com:993",
+            "pop": "pop3s://mail.contoso.com:995",
+            "smtp": "smtp://mail.contoso.com:25",
+        },
+        "tls_certificate_names": {"smtp": "<I>CN=Old CA<S>CN=mail.contoso.com"},
+    }
+    path = write_config(lab_config([server], dns, [root_file]))
+    pem, _ = issuing_ca.issue("mail.contoso.com").write(tmp_path, "mail")
+    result = run_exporter(
+        "preflight", str(pem), "--config.file", str(path), "--format", "powershell", "--no-fetch"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    code = [line for line in result.stdout.splitlines() if not line.startswith("#")]
+    assert any("-Services 'IIS','SMTP','IMAP','POP'" in line for line in code), code
+    assert "Set-ImapSettings -Server 'EXCH01' -X509CertificateName 'mail.contoso.com'" in code
+    assert "Set-PopSettings -Server 'EXCH01' -X509CertificateName 'mail.contoso.com'" in code
+    assert any(line.startswith("$c = Get-ExchangeCertificate -Server 'EXCH01'") for line in code)
+    assert any("Set-ReceiveConnector -Identity 'EXCH01\\Default Frontend EXCH01'" in line
+               for line in code), code  # fmt: skip
+
+
+def test_hostile_and_odd_inputs_are_one_line_and_exit_2(
+    issuing_ca: CA, root_file: Path, write_config, make_dns, tmp_path: Path
+) -> None:
+    pem, _ = issuing_ca.issue("x.contoso.com").write(tmp_path, "x")
+    empty = write_config(lab_config([], make_dns({}), [root_file]))
+    for args, problem in (
+        (["--name", "a b"], "--name 'a b': not a DNS name or an IP address"),
+        (["--name", ""], "not a DNS name"),
+        (["--name", "x.contoso.com", "--at", "0001-01-01T00:00:00+01:00"], "out of range"),
+        (["--config.file", str(empty)], "no endpoints to judge"),
+    ):
+        result = run_exporter("preflight", str(pem), *args, "--ca-file", str(root_file))
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert problem in result.stderr
+        assert result.stderr.count("\n") == 1
+
+
+def test_an_ip_literal_name_is_judged_and_with_names_there_is_no_plan(
+    issuing_ca: CA, root_file: Path, tmp_path: Path
+) -> None:
+    pem, _ = issuing_ca.issue("x.contoso.com").write(tmp_path, "x")
+    common = ["--ca-file", str(root_file), "--no-system-roots", "--no-fetch", "--format", "json"]
+    result = run_exporter("preflight", str(pem), "--name", "::1", *common)
+    assert result.returncode == 1, result.stderr
+    assert {b["checks"][0] for b in json.loads(result.stdout)["would_break"]} == {"name_match"}
+    clean = run_exporter("preflight", str(pem), "--name", "x.contoso.com", *common)
+    assert clean.returncode == 0, clean.stderr
+    assert json.loads(clean.stdout)["plan"] == {}  # no servers to deploy to
+
+
+def test_a_password_file_windows_wrote_and_one_with_a_nul(
+    issuing_ca: CA, root_file: Path, tmp_path: Path
+) -> None:
+    """Notepad's "Unicode" is UTF-16 with a BOM: read. A NUL without one would reach
+    cryptography's Rust, whose panic prints the password: refused before, by name."""
+    good = issuing_ca.issue("x.contoso.com")
+    pfx = tmp_path / "x.pfx"
+    pfx.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"x",
+            good.key,
+            good.cert,
+            good.chain[1:],
+            serialization.BestAvailableEncryption(b"s3cret-Pa55"),
+        )
+    )
+    utf16 = tmp_path / "utf16"
+    utf16.write_bytes(b"\xff\xfe" + "s3cret-Pa55\r\n".encode("utf-16-le"))
+    nul = tmp_path / "nul"
+    nul.write_bytes("s3cret-Pa55".encode("utf-16-le"))
+    common = ["--name", "x.contoso.com", "--ca-file", str(root_file), "--no-fetch"]
+    ok = run_exporter("preflight", str(pfx), "--password-file", str(utf16), *common)
+    assert ok.returncode == 0, ok.stderr
+    bad = run_exporter("preflight", str(pfx), "--password-file", str(nul), *common)
+    assert bad.returncode == 2
+    assert f"--password-file {nul}: holds a NUL character" in bad.stderr
+    assert bad.stderr.count("\n") == 1
+    for secret in ("s3cret", "115, 0, 51", "Traceback"):
+        assert secret not in bad.stdout + bad.stderr
+
+
+def test_a_value_the_plan_cannot_quote_is_a_comment(org, issuing_ca: CA, tmp_path: Path) -> None:
+    """A file name with a line break cannot be a PowerShell literal: the import is
+    advice, and in the .ps1 every line of it is a comment."""
+    path, _ = org
+    odd = tmp_path / "a\nb.pem"
+    issued = issuing_ca.issue("mail.contoso.com", "autodiscover.contoso.com")
+    odd.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in issued.chain))
+    result = run_exporter(
+        "preflight", str(odd), "--config.file", str(path), "--format", "powershell", "--no-fetch"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "# ADVICE: " in result.stdout
+    for line in result.stdout.splitlines():
+        assert line.startswith(("#", "$ErrorActionPreference", "Enable-ExchangeCertificate")), line

@@ -29,6 +29,7 @@ from exporter.remediation.command import (
     Command,
     Concat,
     Host,
+    Placeholder,
     Text,
     Values,
     Var,
@@ -164,13 +165,15 @@ def mail_steps(verdict: EndpointVerdict) -> list[Step]:
     return steps
 
 
-def connector_step(endpoint: Endpoint) -> Step:
-    """A receive connector that names its certificate must name the new one."""
+def connector_step(endpoint: Endpoint, thumbprint: Text | Placeholder = NEW_THUMBPRINT) -> Step:
+    """A receive connector that names its certificate must name the new one: advice
+    while the new one is the admin's choice, a command once ``thumbprint`` is known
+    (preflight's deployment plan)."""
     connector = connector_identity(endpoint)
     server = endpoint.server.name
     find = Command(
         "Get-ExchangeCertificate",
-        (("Server", Text(server, "the server's name")), ("Thumbprint", NEW_THUMBPRINT)),
+        (("Server", Text(server, "the server's name")), ("Thumbprint", thumbprint)),
     )
     name_it = Command(
         "Set-ReceiveConnector",
@@ -182,6 +185,13 @@ def connector_step(endpoint: Endpoint) -> Step:
             ),
         ),
     )
+    if not isinstance(thumbprint, Placeholder):
+        return run(
+            StepKind.COMMAND,
+            (Assign("c", find), name_it),
+            f"{connector}: name the new certificate (its TlsCertificateName names the old one)",
+            server=server,
+        )
     return advise(
         "The receive connector {} names its certificate ({}): name the new one, {}; {}; "
         'in hybrid do the same on the send connector "Outbound to Office 365" '

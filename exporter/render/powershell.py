@@ -23,7 +23,7 @@ from exporter.remediation.command import shown
 from exporter.snapshot import Snapshot
 
 
-def _comment(text: str) -> str:
+def comment(text: str) -> str:
     """Comment lines in ASCII: a value's controls escaped (``shown``) and anything
     beyond ASCII as ``\\uNNNN``, so the file reads the same in every code page."""
     safe = shown(text).encode("ascii", "backslashreplace").decode("ascii")
@@ -46,16 +46,16 @@ def render_powershell(snapshot: Snapshot) -> str:
     for server, steps in snapshot.plan.servers.items():
         # A fixed, long header: a short comment close to "SIG # Begin signature
         # block" would make PowerShell take the rest of the file for a signature.
-        lines.append(_comment(f"===== Server {server} ({fqdns.get(server, '')}): runs on its own"))
+        lines.append(comment(f"===== Server {server} ({fqdns.get(server, '')}): runs on its own"))
         # A step that fails stops the section: a URL never moves onto a name whose
         # DNS record could not be added.
         lines.append("$ErrorActionPreference = 'Stop'")
         for step in steps:
             answers = sorted({f"{f.component} {f.check}" for f in step.addresses})
             about = f" [answers: {', '.join(answers)}]" if answers else ""
-            lines.append(_comment(f"{step.comment}{about}"))
+            lines.append(comment(f"{step.comment}{about}"))
             if step.kind is StepKind.ADVICE:
-                lines.append(_comment(f"ADVICE: {step.text}"))
+                lines.append(comment(f"ADVICE: {step.text}"))
                 continue
             fixes += 1
             lines.append(step.runs)

@@ -1,10 +1,7 @@
 """``preflight``'s output: a table, the JSON (the endpoints in ``report``'s shape plus
 ``would_break`` and ``missing_names``), and, when nothing would break, the
-deployment plan per server as PowerShell: ``Import-ExchangeCertificate -Server S
--FileData ... -Password ...`` and ``Enable-ExchangeCertificate -Server S -Thumbprint
-T -Services ...`` with the services the certificate's names serve there. The plan
-is what preflight judged: every endpoint with the certificate bound, none breaking.
-Formats ``PreflightResult``; derives nothing.
+deployment plan (remediation/deploy.py) per server as PowerShell. Formats
+``PreflightResult`` and the plan's steps; derives nothing.
 """
 
 from __future__ import annotations
@@ -13,104 +10,13 @@ from typing import Any
 
 from exporter.preflight import PreflightResult
 from exporter.remediation import Remediation, StepKind
-from exporter.remediation.chain import enable_command
-from exporter.remediation.command import (
-    SWITCH,
-    Assign,
-    Command,
-    Number,
-    Sub,
-    Text,
-    Thumbprint,
-    Values,
-    Var,
-    shown,
-)
-from exporter.remediation.steps import Step, run
+from exporter.remediation.steps import Step
 from exporter.render.json import endpoint_json, names_plan_json
+from exporter.render.powershell import comment
 from exporter.snapshot import EndpointReport
 from exporter.textsafe import terminal_safe
 
 NO_FIX = Remediation(None, None, ())
-
-
-def deployment(
-    result: PreflightResult, cert_path: str, thumbprint: str, *, with_key: bool
-) -> dict[str, list[Step]]:
-    """Per server: import the file, then enable it for the services its endpoints use.
-
-    The import is Microsoft's own example (Import-ExchangeCertificate, learn.microsoft.com
-    /powershell/module/exchange/import-exchangecertificate): ``-FileData`` from
-    ``Get-Content -Encoding Byte -ReadCount 0``, and for a .pfx ``-Password``, read
-    with ``Read-Host -AsSecureString`` so it never sits in the script. A file without
-    its key (PEM, DER, .p7b) completes the pending request of the server that made it
-    only; ``key_note`` says so beside the plan."""
-    services: dict[str, list[str]] = {}
-    for verdict in result.verdicts:
-        endpoint = verdict.probe.endpoint
-        service = endpoint.component.service
-        if service is not None:
-            found = services.setdefault(endpoint.server.name, [])
-            if service not in found:
-                found.append(service)
-    out: dict[str, list[Step]] = {}
-    for server, used in services.items():
-        password = Assign(
-            "password",
-            Command(
-                "Read-Host", (("AsSecureString", SWITCH), ("Prompt", Text("The .pfx password")))
-            ),
-        )
-        data = Sub(
-            Command(
-                "Get-Content",
-                (
-                    ("Path", Text(cert_path, "the file")),
-                    ("Encoding", Text("Byte")),
-                    ("ReadCount", Number(0)),
-                ),
-            )
-        )
-        load = Command(
-            "Import-ExchangeCertificate",
-            (
-                ("Server", Text(server, "the server's name")),
-                ("FileData", data),
-                *((("Password", Var("password")),) if with_key else ()),
-            ),
-        )
-        enable = enable_command(server, Thumbprint(thumbprint), "IIS")
-        enable = Command(
-            enable.cmdlet,
-            (*enable.params[:2], ("Services", Values(tuple(Text(s) for s in used)))),
-        )
-        out[server] = [
-            run(
-                StepKind.COMMAND,
-                (password, load) if with_key else (load,),
-                f"{server}: import the certificate",
-                server=server,
-            ),
-            run(
-                StepKind.COMMAND,
-                (enable,),
-                f"{server}: enable it for {', '.join(used)}",
-                server=server,
-            ),
-        ]
-    return out
-
-
-def key_note(with_key: bool) -> str | None:
-    """What the plan's import needs that preflight cannot see: the private key."""
-    if with_key:
-        return None
-    return (
-        "The file holds no private key: its import completes the pending request on the "
-        "server that made the request, and fails on the others. Run that server's import "
-        "first, export the certificate with its key there (Export-ExchangeCertificate "
-        "-BinaryEncoded -Password), and give preflight that .pfx for the rest."
-    )
 
 
 def preflight_json(
@@ -181,19 +87,19 @@ def preflight_powershell(plan: dict[str, list[Step]], note: str | None = None) -
         "# that path names it, or change the path.",
     ]
     if plan and note:
-        lines.append(f"# {note}".encode("ascii", "backslashreplace").decode())
+        lines.append(comment(note))
     if not plan:
         lines.append(
             "# Nothing to run: the certificate would break an endpoint (see --format table)."
         )
     for server, steps in plan.items():
-        lines.append(
-            f"# ===== Server {shown(server)}: runs on its own".encode(
-                "ascii", "backslashreplace"
-            ).decode()
-        )
+        lines.append(comment(f"===== Server {server}: runs on its own"))
         lines.append("$ErrorActionPreference = 'Stop'")
         for step in steps:
-            lines.append(f"# {step.comment}".encode("ascii", "backslashreplace").decode())
-            lines.append(step.runs)
+            lines.append(comment(step.comment))
+            if step.kind is StepKind.ADVICE:
+                # Not a command (a value it could not quote): read, never run.
+                lines.append(comment(f"ADVICE: {step.text}"))
+            else:
+                lines.append(step.runs)
     return "\n".join(lines) + "\n"
