@@ -20,12 +20,11 @@ from exporter.evaluate.outcome import Reason
 from exporter.evaluate.status import counted_problems
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Component
-from exporter.remediation.chain import enable_command
+from exporter.remediation.chain import certificate_present, enable_command
 from exporter.remediation.command import (
     SWITCH,
     Assign,
     Command,
-    Sub,
     Text,
     Thumbprint,
     Var,
@@ -184,22 +183,12 @@ def _import(server: str, holder: str, thumbprint: str, answers: tuple[Finding, .
             ("Password", Var("password")),
         ),
     )
-    present = Sub(
-        Command(
-            "Get-ExchangeCertificate",
-            (
-                ("Server", Text(server, "the server's name")),
-                ("Thumbprint", Thumbprint(thumbprint)),
-                ("ErrorAction", Text("SilentlyContinue")),
-            ),
-        )
-    )
     return run(
         StepKind.COMMAND,
         (password, export, load),
         f"{server}: copy certificate {thumbprint} from {holder} (its private key must be "
         "exportable; the password is asked for, never written)",
-        done=present,
+        done=certificate_present(server, thumbprint),
         addresses=answers,
         server=server,
     )

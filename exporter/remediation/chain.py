@@ -17,6 +17,7 @@ from exporter.remediation.command import (
     Number,
     Pipeline,
     Placeholder,
+    Sub,
     Text,
     Thumbprint,
     Values,
@@ -32,6 +33,20 @@ def enable_command(server: str, thumbprint: Text | Placeholder, service: str) ->
             ("Thumbprint", thumbprint),
             ("Services", Values((Text(service),))),
         ),
+    )
+
+
+def certificate_present(server: str, thumbprint: str) -> Sub:
+    """The guard of an import: the certificate is on ``server`` already."""
+    return Sub(
+        Command(
+            "Get-ExchangeCertificate",
+            (
+                ("Server", Text(server, "the server's name")),
+                ("Thumbprint", Thumbprint(thumbprint)),
+                ("ErrorAction", Text("SilentlyContinue")),
+            ),
+        )
     )
 
 

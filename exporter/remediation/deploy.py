@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 from exporter.evaluate.verdict import EndpointVerdict
 from exporter.model import Component, Endpoint
-from exporter.remediation.chain import enable_command
+from exporter.remediation.chain import certificate_present, enable_command
 from exporter.remediation.command import (
     SWITCH,
     Assign,
@@ -110,21 +110,11 @@ def _import(server: str, cert_path: str, thumbprint: str, with_key: bool) -> Ste
         "password",
         Command("Read-Host", (("AsSecureString", SWITCH), ("Prompt", Text("The .pfx password")))),
     )
-    present = Sub(
-        Command(
-            "Get-ExchangeCertificate",
-            (
-                ("Server", Text(server, "the server's name")),
-                ("Thumbprint", Thumbprint(thumbprint)),
-                ("ErrorAction", Text("SilentlyContinue")),
-            ),
-        )
-    )
     return run(
         StepKind.COMMAND,
         (password, load) if with_key else (load,),
         f"{server}: import the certificate",
-        done=present,
+        done=certificate_present(server, thumbprint),
         server=server,
     )
 
