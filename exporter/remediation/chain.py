@@ -25,13 +25,13 @@ from exporter.remediation.command import (
 from exporter.remediation.steps import Step, advise, finding
 
 
-def enable_command(server: str, thumbprint: Text | Placeholder, service: str) -> Command:
+def enable_command(server: str, thumbprint: Text | Placeholder, *services: str) -> Command:
     return Command(
         "Enable-ExchangeCertificate",
         (
             ("Server", Text(server, "the server's name")),
             ("Thumbprint", thumbprint),
-            ("Services", Values((Text(service),))),
+            ("Services", Values(tuple(Text(s) for s in services))),
         ),
     )
 

@@ -37,7 +37,6 @@ from exporter.remediation.command import (
     Sub,
     Text,
     Thumbprint,
-    Values,
     Var,
 )
 from exporter.remediation.steps import Step, StepKind, run
@@ -65,11 +64,7 @@ def _server_steps(
     server: str, endpoints: list[Endpoint], cert_path: str, thumbprint: str, with_key: bool
 ) -> list[Step]:
     used = list(dict.fromkeys(e.component.service for e in endpoints if e.component.service))
-    enable = enable_command(server, Thumbprint(thumbprint), "IIS")
-    enable = Command(
-        enable.cmdlet,
-        (*enable.params[:2], ("Services", Values(tuple(Text(s) for s in used)))),
-    )
+    enable = enable_command(server, Thumbprint(thumbprint), *used)
     steps = [
         _import(server, cert_path, thumbprint, with_key),
         run(StepKind.COMMAND, (enable,), f"{server}: enable it for {', '.join(used)}",
